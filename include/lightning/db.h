@@ -1,0 +1,78 @@
+// Copyright (c) Lightning authors. MIT License.
+//
+// lightning::Database: an embedded, persistent, ordered key-value store.
+//
+// Keys and values are arbitrary byte strings (embedded NULs allowed). Keys are
+// 1..kMaxKeySize bytes, values 0..kMaxValueSize bytes (options.h).
+//
+// Thread-safety: every method of a Database may be called concurrently from
+// any number of threads, except that close() and the destructor must not race
+// with other calls on the same object.
+// Errors: no exception escapes; every fallible method returns Status or Result.
+#ifndef LIGHTNING_DB_H_
+#define LIGHTNING_DB_H_
+
+#include <memory>
+#include <string>
+
+#include "lightning/options.h"
+#include "lightning/slice.h"
+#include "lightning/status.h"
+
+namespace lightning {
+
+class Database {
+ public:
+  // Opens the database in directory `path`.
+  // - If none exists there: creates it when options.create_if_missing (the
+  //   default), else fails with NotFound.
+  // - If one exists: fails with InvalidArgument when options.error_if_exists.
+  // - Busy if another process (or another open Database in this process)
+  //   holds it; InvalidArgument if path is not a directory; IOError if the
+  //   directory cannot be created or written; Corruption if its files fail
+  //   their checksums (see Options::wal_recovery_mode); InvalidArgument if it
+  //   was created with a comparator of another name.
+  // Recovery replays the write-ahead log before open() returns.
+  static Result<std::unique_ptr<Database>> open(const std::string& path, const Options& options = Options());
+
+  // Creates a new database in `path` (the directory may exist but must not
+  // hold a database): open() with create_if_missing and error_if_exists set.
+  static Result<std::unique_ptr<Database>> create(const std::string& path, const Options& options = Options());
+
+  // Closes the database if close() was not called (errors are dropped; call
+  // close() to see them).
+  virtual ~Database();
+
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  // Sets key to value. Durable as options.wal_sync_mode and write_options.sync
+  // say. InvalidArgument for an empty or oversized key or an oversized value.
+  // After a failed log write or fsync the database refuses all further writes
+  // with the original error (reads keep working): reopen to recover.
+  virtual Status put(const Slice& key, const Slice& value, const WriteOptions& write_options = WriteOptions()) = 0;
+
+  // Removes key. Removing a missing key is not an error.
+  virtual Status remove(const Slice& key, const WriteOptions& write_options = WriteOptions()) = 0;
+
+  // Reads the latest committed value of key into *value. NotFound if absent.
+  virtual Status get(const Slice& key, std::string* value, const ReadOptions& read_options = ReadOptions()) = 0;
+
+  // Convenience form of get(): the value, or NotFound.
+  Result<std::string> get(const Slice& key, const ReadOptions& read_options = ReadOptions());
+
+  // Writes out buffered log records and fsyncs the log: after it returns OK,
+  // every write acknowledged before the call survives power loss.
+  virtual Status sync_wal() = 0;
+
+  // Flushes and syncs the log, stops background work and releases the lock.
+  // Afterwards every method returns Closed. Calling close() again is OK.
+  virtual Status close() = 0;
+
+ protected:
+  Database() = default;
+};
+
+}  // namespace lightning
+
+#endif  // LIGHTNING_DB_H_

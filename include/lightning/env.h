@@ -1,0 +1,113 @@
+// Copyright (c) Lightning authors. MIT License.
+//
+// Env: the one interface between the engine and the operating system. Every
+// file and clock call the engine makes goes through an Env, so that tests can
+// substitute an in-memory or fault-injecting implementation, and so that a
+// purely in-memory database is just a database opened on NewMemoryEnv().
+//
+// Thread-safety: an Env is safe to use from many threads at once. A file
+// object is used by one thread at a time unless its comment says otherwise.
+// Lifetime: an Env must outlive every Database and file object created on it.
+// Env::Default() lives for the whole process.
+#ifndef LIGHTNING_ENV_H_
+#define LIGHTNING_ENV_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lightning/slice.h"
+#include "lightning/status.h"
+
+namespace lightning {
+
+// A file read from start to end.
+class SequentialFile {
+ public:
+  virtual ~SequentialFile();
+  // Reads up to n bytes. *result points into scratch (or into the file's own
+  // memory). A short read (fewer than n bytes, possibly 0) means end of file.
+  virtual Status read(size_t n, Slice* result, char* scratch) = 0;
+  virtual Status skip(uint64_t n) = 0;
+};
+
+// A file read at arbitrary offsets. Safe for concurrent reads.
+class RandomAccessFile {
+ public:
+  virtual ~RandomAccessFile();
+  // Reads up to n bytes at offset. *result points into scratch or into the
+  // file's own memory, which stays valid while the file object lives.
+  virtual Status read(uint64_t offset, size_t n, Slice* result, char* scratch) const = 0;
+};
+
+// A file written sequentially. Data reaches the OS on flush() and stable
+// storage on sync(). close() flushes, but does not sync.
+class WritableFile {
+ public:
+  virtual ~WritableFile();
+  virtual Status append(const Slice& data) = 0;
+  virtual Status flush() = 0;
+  // Durably persists the data appended so far (fdatasync).
+  virtual Status sync() = 0;
+  virtual Status close() = 0;
+};
+
+// A held lock on a file; release it with Env::unlock_file.
+class FileLock {
+ public:
+  virtual ~FileLock();
+};
+
+class Env {
+ public:
+  virtual ~Env();
+
+  // The POSIX environment. Never deleted.
+  static Env* Default();
+
+  virtual Status new_sequential_file(const std::string& fname, std::unique_ptr<SequentialFile>* result) = 0;
+  virtual Status new_random_access_file(const std::string& fname, std::unique_ptr<RandomAccessFile>* result) = 0;
+  // Creates fname, truncating an existing file.
+  virtual Status new_writable_file(const std::string& fname, std::unique_ptr<WritableFile>* result) = 0;
+  // Opens fname for appending, creating it if missing.
+  virtual Status new_appendable_file(const std::string& fname, std::unique_ptr<WritableFile>* result) = 0;
+
+  virtual bool file_exists(const std::string& fname) = 0;
+  // Sets *is_dir; NotFound if the path does not exist.
+  virtual Status is_directory(const std::string& path, bool* is_dir) = 0;
+  // The names (not paths) of the entries of dir, without "." and "..".
+  virtual Status get_children(const std::string& dir, std::vector<std::string>* result) = 0;
+  virtual Status remove_file(const std::string& fname) = 0;
+  // Creates dir; OK if it already exists as a directory.
+  virtual Status create_dir_if_missing(const std::string& dir) = 0;
+  virtual Status remove_dir(const std::string& dir) = 0;
+  virtual Status get_file_size(const std::string& fname, uint64_t* size) = 0;
+  // Atomically replaces target with src.
+  virtual Status rename_file(const std::string& src, const std::string& target) = 0;
+  // Shrinks (or extends with zeros) fname to size bytes.
+  virtual Status truncate_file(const std::string& fname, uint64_t size) = 0;
+  // Makes the creation, removal and renaming of entries of dir durable.
+  virtual Status sync_dir(const std::string& dir) = 0;
+
+  // Takes an exclusive advisory lock on fname (created if missing). Busy if
+  // another process, or another open Database in this process, holds it.
+  virtual Status lock_file(const std::string& fname, std::unique_ptr<FileLock>* lock) = 0;
+  virtual Status unlock_file(std::unique_ptr<FileLock> lock) = 0;
+
+  virtual uint64_t now_micros() = 0;
+  virtual void sleep_for_micros(uint64_t micros) = 0;
+};
+
+// An Env whose files live in memory: fast, and gone when the Env is
+// destroyed. Use it for tests, or for a database that needs no persistence.
+// Locks are per Env object.
+std::unique_ptr<Env> NewMemoryEnv();
+
+// Convenience helpers over an Env.
+Status WriteStringToFile(Env* env, const Slice& data, const std::string& fname, bool sync);
+Status ReadFileToString(Env* env, const std::string& fname, std::string* data);
+
+}  // namespace lightning
+
+#endif  // LIGHTNING_ENV_H_

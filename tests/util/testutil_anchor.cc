@@ -1,0 +1,1 @@
+// Keeps lightning_testutil non-empty while tests/util has no sources.
