@@ -18,6 +18,15 @@ namespace lightning {
 class Comparator;
 class Env;
 
+// Block/page compression codecs. The numbers are stored on disk and match the
+// seed's compression_type (1 = Zstd, 2 = LZ4, 3 = Snappy).
+enum class CompressionType : uint8_t {
+  kNone = 0,
+  kZstd = 1,
+  kLz4 = 2,
+  kSnappy = 3,
+};
+
 // Limits on what a single write may carry. Beyond them: InvalidArgument.
 inline constexpr size_t kMaxKeySize = 4096;                  // bytes; empty keys are rejected too
 inline constexpr size_t kMaxValueSize = 64u * 1024 * 1024;   // bytes; empty values are fine

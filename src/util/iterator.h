@@ -1,0 +1,47 @@
+// Copyright (c) Lightning authors. MIT License.
+//
+// InternalIterator: the cursor every internal sorted source implements
+// (memtable, SSTable block, SSTable, B+Tree, merging iterator). Keys are
+// whatever the source stores (internal keys for memtables and tables).
+//
+// key() and value() stay valid until the iterator is moved or destroyed.
+// Errors: a source that hits corruption or an I/O error becomes !valid() and
+// reports it through status(); it never yields damaged data.
+// Thread-safety: one thread at a time per iterator.
+#ifndef LIGHTNING_UTIL_ITERATOR_H_
+#define LIGHTNING_UTIL_ITERATOR_H_
+
+#include <memory>
+
+#include "lightning/slice.h"
+#include "lightning/status.h"
+
+namespace lightning {
+
+class InternalIterator {
+ public:
+  InternalIterator() = default;
+  virtual ~InternalIterator() = default;
+  InternalIterator(const InternalIterator&) = delete;
+  InternalIterator& operator=(const InternalIterator&) = delete;
+
+  virtual bool valid() const = 0;
+  virtual void seek_to_first() = 0;
+  virtual void seek_to_last() = 0;
+  // Positions at the first entry with key >= target.
+  virtual void seek(const Slice& target) = 0;
+  // Positions at the last entry with key <= target.
+  virtual void seek_for_prev(const Slice& target) = 0;
+  virtual void next() = 0;  // REQUIRES: valid()
+  virtual void prev() = 0;  // REQUIRES: valid()
+  virtual Slice key() const = 0;    // REQUIRES: valid()
+  virtual Slice value() const = 0;  // REQUIRES: valid()
+  virtual Status status() const = 0;
+};
+
+// An iterator over nothing, carrying status s (OK for plainly empty).
+std::unique_ptr<InternalIterator> NewEmptyIterator(Status s = Status::OK());
+
+}  // namespace lightning
+
+#endif  // LIGHTNING_UTIL_ITERATOR_H_
