@@ -18,6 +18,7 @@
 #include "lightning/options.h"
 #include "lightning/slice.h"
 #include "lightning/status.h"
+#include "lightning/write_batch.h"
 
 namespace lightning {
 
@@ -54,6 +55,11 @@ class Database {
 
   // Removes key. Removing a missing key is not an error.
   virtual Status remove(const Slice& key, const WriteOptions& write_options = WriteOptions()) = 0;
+
+  // Applies every operation of batch atomically: readers and recovery see
+  // all of them or none. The batch is not modified. An empty batch is a no-op
+  // (with sync, it still makes earlier writes durable).
+  virtual Status write(const WriteBatch& batch, const WriteOptions& write_options = WriteOptions()) = 0;
 
   // Reads the latest committed value of key into *value. NotFound if absent.
   virtual Status get(const Slice& key, std::string* value, const ReadOptions& read_options = ReadOptions()) = 0;

@@ -1,0 +1,89 @@
+// Copyright (c) Lightning authors. MIT License.
+//
+// WalReader reads the records of one log file in order and, when it meets
+// damage, classifies it:
+//
+//   kTornTail   - the damage reaches the end of the file and no intact record
+//                 follows it: the tail of an interrupted write. Never an
+//                 acknowledged synced commit; recovery truncates it.
+//   kCorruption - an intact record follows the damage, so the damage is
+//                 not the result of an interrupted append: bit rot, a
+//                 bad disk or a stray write. Recovery applies
+//                 Options::wal_recovery_mode.
+//
+// A record is intact when its header checksum, payload length and payload
+// checksum all verify. Damaged bytes are never returned as a record.
+//
+// Thread-safety: one thread at a time. Lifetime: independent of the Env file.
+#ifndef LIGHTNING_WAL_WAL_READER_H_
+#define LIGHTNING_WAL_WAL_READER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "lightning/env.h"
+#include "lightning/slice.h"
+#include "lightning/status.h"
+
+namespace lightning::wal {
+
+class WalReader {
+ public:
+  enum class End { kNotYet, kClean, kTornTail, kCorruption, kIOError };
+
+  // Opens fname for reading. NotSupported if the header names an unknown
+  // format version; IOError/NotFound from the Env. A damaged header is not an
+  // error here: the first read_record() reports it.
+  static Status open(Env* env, const std::string& fname, uint64_t expected_log_number,
+                     std::unique_ptr<WalReader>* result);
+
+  // The next intact record: true with *payload (valid until the next call)
+  // and *sequence. false at the end or at damage; end() says which.
+  bool read_record(Slice* payload, uint64_t* sequence);
+
+  End end() const { return end_; }
+  // Offset just past the last intact record read (truncation point).
+  uint64_t valid_end() const { return valid_end_; }
+  // Where the damage starts (kTornTail, kCorruption) and why.
+  uint64_t damage_offset() const { return damage_offset_; }
+  const std::string& damage_reason() const { return damage_reason_; }
+  // The I/O error behind kIOError.
+  const Status& io_status() const { return io_status_; }
+  uint64_t file_size() const { return file_size_; }
+
+  // After kCorruption: continues with the next intact record, so that
+  // read_record() resumes there. Returns its offset.
+  uint64_t skip_damage();
+
+ private:
+  WalReader(std::string fname, std::unique_ptr<RandomAccessFile> file, uint64_t file_size,
+            uint64_t expected_log_number);
+
+  // Reads exactly n bytes at offset into buf_ (resized); false on I/O error.
+  bool read_exact(uint64_t offset, size_t n, std::string* buf);
+  // Is there an intact record at offset? Fills payload/sequence if so.
+  bool record_at(uint64_t offset, std::string* buf, Slice* payload, uint64_t* sequence, std::string* why);
+  // The offset of the first intact record at or after from, or 0 if none.
+  uint64_t find_intact_record(uint64_t from);
+  // Classifies damage at offset: torn tail or corruption.
+  void on_damage(uint64_t offset, std::string why);
+
+  const std::string fname_;
+  std::unique_ptr<RandomAccessFile> file_;
+  const uint64_t file_size_;
+  const uint64_t expected_log_number_;
+  bool header_checked_ = false;
+  uint64_t pos_ = 0;
+  uint64_t valid_end_ = 0;
+  End end_ = End::kNotYet;
+  uint64_t damage_offset_ = 0;
+  uint64_t resume_offset_ = 0;
+  std::string damage_reason_;
+  Status io_status_;
+  std::string buf_;
+};
+
+}  // namespace lightning::wal
+
+#endif  // LIGHTNING_WAL_WAL_READER_H_

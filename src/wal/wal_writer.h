@@ -1,0 +1,53 @@
+// Copyright (c) Lightning authors. MIT License.
+//
+// WalWriter appends checksummed records to one log file.
+//
+// Thread-safety: none; the database's write leader is the only caller at any
+// time. Lifetime: owns the file; close() or the destructor closes it.
+#ifndef LIGHTNING_WAL_WAL_WRITER_H_
+#define LIGHTNING_WAL_WAL_WRITER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "lightning/env.h"
+#include "lightning/slice.h"
+#include "lightning/status.h"
+
+namespace lightning::wal {
+
+class WalWriter {
+ public:
+  // Creates (truncating) fname and writes the file header. The header is
+  // not synced here; the first sync() covers it.
+  static Status create(Env* env, const std::string& fname, uint64_t log_number, std::unique_ptr<WalWriter>* result);
+
+  WalWriter(const WalWriter&) = delete;
+  WalWriter& operator=(const WalWriter&) = delete;
+  ~WalWriter();
+
+  // Appends one record. The bytes may stay in a user-space buffer until
+  // flush() or sync().
+  Status add_record(uint64_t sequence, const Slice& payload);
+  // Hands buffered bytes to the OS: survives a process crash.
+  Status flush();
+  // Flushes and fdatasyncs: survives power loss.
+  Status sync();
+  Status close();
+
+  uint64_t log_number() const { return log_number_; }
+  // Bytes written so far, header included.
+  uint64_t size() const { return size_; }
+
+ private:
+  WalWriter(std::unique_ptr<WritableFile> file, uint64_t log_number);
+
+  std::unique_ptr<WritableFile> file_;
+  const uint64_t log_number_;
+  uint64_t size_ = 0;
+};
+
+}  // namespace lightning::wal
+
+#endif  // LIGHTNING_WAL_WAL_WRITER_H_
