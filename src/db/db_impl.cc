@@ -127,7 +127,6 @@ Status DBImpl::open_impl() {
   if (s.ok()) s = log_->sync();
   if (!s.ok()) return s;
   if (mem->empty()) state.log_number = log_number;
-  state.last_sequence = std::max(state.last_sequence, max_sequence);
   s = WriteManifest(env_, dbname_, state);
   if (!s.ok()) return s;
 

@@ -1,1 +1,0 @@
-// Keeps lightning_testutil non-empty while tests/util has no sources.
