@@ -1,0 +1,236 @@
+// Copyright (c) Lightning authors. MIT License.
+#include "sst/block.h"
+
+#include "util/coding.h"
+
+namespace lightning {
+
+Block::Block(std::string contents) : contents_(std::move(contents)) {
+  const size_t n = contents_.size();
+  if (n < sizeof(uint32_t)) {
+    status_ = Status::Corruption("block too short");
+    return;
+  }
+  if (n > UINT32_MAX) {  // offsets inside a block are 32-bit
+    status_ = Status::Corruption("block too large");
+    return;
+  }
+  num_restarts_ = DecodeFixed32(contents_.data() + n - sizeof(uint32_t));
+  const size_t max_restarts = (n - sizeof(uint32_t)) / sizeof(uint32_t);
+  if (num_restarts_ == 0 || num_restarts_ > max_restarts) {
+    status_ = Status::Corruption("bad restart count in block");
+    num_restarts_ = 0;
+    return;
+  }
+  data_size_ = n - (1 + static_cast<size_t>(num_restarts_)) * sizeof(uint32_t);
+  // Validating the whole restart array once lets iterators binary search it
+  // without further checks: restart[0] == 0, strictly increasing, and each
+  // inside the entry area (an empty block has the single restart 0).
+  const char* restarts = contents_.data() + data_size_;
+  uint32_t prev = 0;
+  for (uint32_t i = 0; i < num_restarts_; i++) {
+    const uint32_t r = DecodeFixed32(restarts + i * sizeof(uint32_t));
+    const bool ok = i == 0 ? (r == 0 && (data_size_ > 0 || num_restarts_ == 1)) : (r > prev && r < data_size_);
+    if (!ok) {
+      status_ = Status::Corruption("bad restart array in block");
+      num_restarts_ = 0;
+      data_size_ = 0;
+      return;
+    }
+    prev = r;
+  }
+}
+
+class Block::Iter final : public InternalIterator {
+ public:
+  Iter(const Block* block, const Comparator* cmp)
+      : cmp_(cmp),
+        data_(block->contents_.data()),
+        data_size_(static_cast<uint32_t>(block->data_size_)),
+        restarts_(block->contents_.data() + block->data_size_),
+        num_restarts_(block->num_restarts_),
+        current_(data_size_),
+        next_(data_size_),
+        restart_index_(num_restarts_) {}
+
+  bool valid() const override { return current_ < data_size_; }
+  Status status() const override { return status_; }
+  Slice key() const override { return Slice(key_); }
+  Slice value() const override { return value_; }
+
+  void seek_to_first() override {
+    if (!status_.ok()) return;
+    seek_to_restart(0);
+    parse_next();
+  }
+
+  void seek_to_last() override {
+    if (!status_.ok()) return;
+    seek_to_restart(num_restarts_ - 1);
+    while (parse_next() && next_ < data_size_) {
+    }
+  }
+
+  void seek(const Slice& target) override {
+    if (!status_.ok()) return;
+    // Find the last restart whose key is < target; the answer lies at or
+    // after it (and before the next restart, or is the next restart itself).
+    uint32_t left = 0;
+    uint32_t right = num_restarts_ - 1;
+    while (left < right) {
+      const uint32_t mid = left + (right - left + 1) / 2;
+      Slice mid_key;
+      if (!restart_key(mid, &mid_key)) return;
+      if (cmp_->compare(mid_key, target) < 0) {
+        left = mid;
+      } else {
+        right = mid - 1;
+      }
+    }
+    seek_to_restart(left);
+    while (parse_next()) {
+      if (cmp_->compare(Slice(key_), target) >= 0) return;
+    }
+  }
+
+  void seek_for_prev(const Slice& target) override {
+    if (!status_.ok()) return;
+    seek(target);
+    if (!status_.ok()) return;
+    if (!valid()) {
+      seek_to_last();
+    } else if (cmp_->compare(Slice(key_), target) > 0) {
+      prev();
+    }
+  }
+
+  void next() override {
+    if (!valid()) return;
+    parse_next();
+  }
+
+  void prev() override {
+    if (!valid()) return;
+    // Entries only chain forwards: back up to the restart point before the
+    // current entry and scan up to the entry that ends where it begins.
+    const uint32_t original = current_;
+    while (restart_point(restart_index_) >= original) {
+      if (restart_index_ == 0) {
+        invalidate();  // no entry before the first
+        return;
+      }
+      restart_index_--;
+    }
+    seek_to_restart(restart_index_);
+    while (true) {
+      if (!parse_next()) {
+        corrupt("entries do not chain in block");  // keeps an earlier, more precise status
+        return;
+      }
+      if (next_ == original) return;
+      if (next_ > original) {
+        corrupt("entries do not chain in block");
+        return;
+      }
+    }
+  }
+
+ private:
+  uint32_t restart_point(uint32_t i) const { return DecodeFixed32(restarts_ + i * sizeof(uint32_t)); }
+
+  void invalidate() {
+    current_ = data_size_;
+    next_ = data_size_;
+    restart_index_ = num_restarts_;
+    key_.clear();
+    value_ = Slice();
+  }
+
+  void corrupt(const char* what) {
+    invalidate();
+    if (status_.ok()) status_ = Status::Corruption(what);
+  }
+
+  // Positions before the entry at restart i: parse_next() then decodes it.
+  void seek_to_restart(uint32_t i) {
+    key_.clear();
+    value_ = Slice();
+    restart_index_ = i;
+    current_ = data_size_;
+    next_ = restart_point(i);
+  }
+
+  // Decodes the entry header at offset; false if it does not fit.
+  bool decode_header(uint32_t offset, uint32_t* shared, uint32_t* non_shared, uint32_t* value_len,
+                     const char** rest) const {
+    const char* p = data_ + offset;
+    const char* limit = data_ + data_size_;
+    if ((p = GetVarint32Ptr(p, limit, shared)) == nullptr) return false;
+    if ((p = GetVarint32Ptr(p, limit, non_shared)) == nullptr) return false;
+    if ((p = GetVarint32Ptr(p, limit, value_len)) == nullptr) return false;
+    const uint64_t remaining = static_cast<uint64_t>(limit - p);
+    if (static_cast<uint64_t>(*non_shared) + *value_len > remaining) return false;
+    *rest = p;
+    return true;
+  }
+
+  // The full key stored at restart i (which must share nothing).
+  bool restart_key(uint32_t i, Slice* key) {
+    uint32_t shared, non_shared, value_len;
+    const char* p;
+    if (!decode_header(restart_point(i), &shared, &non_shared, &value_len, &p) || shared != 0) {
+      corrupt("bad restart entry in block");
+      return false;
+    }
+    *key = Slice(p, non_shared);
+    return true;
+  }
+
+  // Advances to the entry at next_. False at the end or on corruption.
+  bool parse_next() {
+    if (next_ >= data_size_) {
+      invalidate();
+      return false;
+    }
+    const uint32_t offset = next_;
+    uint32_t shared, non_shared, value_len;
+    const char* p;
+    if (!decode_header(offset, &shared, &non_shared, &value_len, &p)) {
+      corrupt("bad entry in block");
+      return false;
+    }
+    // Keep restart_index_ at the last restart <= offset (used by prev()).
+    while (restart_index_ + 1 < num_restarts_ && restart_point(restart_index_ + 1) <= offset) restart_index_++;
+    const bool at_restart = restart_point(restart_index_) == offset;
+    if (shared > key_.size() || (at_restart && shared != 0)) {
+      corrupt("bad key prefix in block");
+      return false;
+    }
+    key_.resize(shared);
+    key_.append(p, non_shared);
+    value_ = Slice(p + non_shared, value_len);
+    current_ = offset;
+    next_ = static_cast<uint32_t>((p + non_shared + value_len) - data_);
+    return true;
+  }
+
+  const Comparator* const cmp_;
+  const char* const data_;
+  const uint32_t data_size_;
+  const char* const restarts_;
+  const uint32_t num_restarts_;
+
+  uint32_t current_;        // offset of the current entry; data_size_ if invalid
+  uint32_t next_;           // offset of the entry after it
+  uint32_t restart_index_;  // last restart point <= current_
+  std::string key_;
+  Slice value_;
+  Status status_;
+};
+
+std::unique_ptr<InternalIterator> Block::new_iterator(const Comparator* cmp) const {
+  if (!status_.ok()) return NewEmptyIterator(status_);
+  return std::make_unique<Iter>(this, cmp);
+}
+
+}  // namespace lightning
