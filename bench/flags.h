@@ -1,0 +1,51 @@
+// Copyright (c) Lightning authors. MIT License.
+//
+// Command-line flags, in db_bench's spelling (--name=value).
+#ifndef LIGHTNING_BENCH_FLAGS_H_
+#define LIGHTNING_BENCH_FLAGS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine.h"
+
+namespace lightning::bench {
+
+struct Flags {
+  std::vector<std::string> benchmarks = {"fillseq", "fillrandom", "overwrite", "readrandom", "readmissing",
+                                         "readhot", "readwhilewriting", "deleterandom", "fillsync"};
+  uint64_t num = 1000000;
+  int64_t reads = -1;  // -1: same as num
+  size_t value_size = 100;
+  size_t key_size = 16;
+  int threads = 1;
+  size_t batch_size = 1;
+  Compression compression = Compression::kNone;
+  size_t cache_size = 8u << 20;
+  size_t write_buffer_size = 0;
+  int bloom_bits = 10;
+  bool sync = false;
+  bool histogram = false;
+  std::string db;  // empty: a fresh directory under /tmp
+  bool use_existing_db = false;
+  uint64_t seed = 301;
+  std::vector<std::string> engines;  // empty: lightning plus every compiled-in peer
+  std::string json;
+  std::string markdown;
+
+  uint64_t effective_reads() const { return reads < 0 ? num : static_cast<uint64_t>(reads); }
+};
+
+// Parses argv into *flags. On error fills *error (the caller prints usage).
+// *help is set for --help.
+bool parse_flags(int argc, char** argv, Flags* flags, bool* help, std::string* error);
+
+std::string usage();
+
+// Every workload name lightning_bench knows.
+const std::vector<std::string>& known_workloads();
+
+}  // namespace lightning::bench
+
+#endif  // LIGHTNING_BENCH_FLAGS_H_

@@ -1,0 +1,478 @@
+// Copyright (c) Lightning authors. MIT License.
+#include "report.h"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <set>
+
+namespace lightning::bench {
+namespace {
+
+// ---- line encoding -------------------------------------------------------
+
+std::string escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '\t') out += "\\t";
+    else if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  return out;
+}
+
+std::string unescape(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 1 < s.size()) {
+      ++i;
+      out += s[i] == 't' ? '\t' : s[i] == 'n' ? '\n' : s[i];
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+class LineWriter {
+ public:
+  explicit LineWriter(const char* kind) : line_(kind) {}
+  LineWriter& add(const char* key, const std::string& v) {
+    line_ += '\t';
+    line_ += key;
+    line_ += '=';
+    line_ += escape(v);
+    return *this;
+  }
+  LineWriter& add(const char* key, double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), "%.17g", v);
+    return add(key, std::string(buf));
+  }
+  LineWriter& add(const char* key, uint64_t v) { return add(key, std::to_string(v)); }
+  LineWriter& add(const char* key, int64_t v) { return add(key, std::to_string(v)); }
+  LineWriter& add(const char* key, bool v) { return add(key, std::string(v ? "1" : "0")); }
+  std::string done() { return line_ + '\n'; }
+
+ private:
+  std::string line_;
+};
+
+// The fields of a WorkloadResult, in one table so encode and decode agree.
+struct WorkloadField {
+  const char* key;
+  enum Kind { kStr, kBool, kU64, kI64, kDbl } kind;
+  std::string WorkloadResult::*s = nullptr;
+  bool WorkloadResult::*b = nullptr;
+  uint64_t WorkloadResult::*u = nullptr;
+  int64_t WorkloadResult::*i = nullptr;
+  double WorkloadResult::*d = nullptr;
+};
+
+WorkloadField str_field(const char* k, std::string WorkloadResult::*m) {
+  WorkloadField f{k, WorkloadField::kStr};
+  f.s = m;
+  return f;
+}
+WorkloadField bool_field(const char* k, bool WorkloadResult::*m) {
+  WorkloadField f{k, WorkloadField::kBool};
+  f.b = m;
+  return f;
+}
+WorkloadField u64_field(const char* k, uint64_t WorkloadResult::*m) {
+  WorkloadField f{k, WorkloadField::kU64};
+  f.u = m;
+  return f;
+}
+WorkloadField i64_field(const char* k, int64_t WorkloadResult::*m) {
+  WorkloadField f{k, WorkloadField::kI64};
+  f.i = m;
+  return f;
+}
+WorkloadField dbl_field(const char* k, double WorkloadResult::*m) {
+  WorkloadField f{k, WorkloadField::kDbl};
+  f.d = m;
+  return f;
+}
+
+const std::vector<WorkloadField>& workload_fields() {
+  static const std::vector<WorkloadField> fields = {
+      str_field("name", &WorkloadResult::name),
+      bool_field("skipped", &WorkloadResult::skipped),
+      str_field("message", &WorkloadResult::message),
+      u64_field("ops", &WorkloadResult::ops),
+      u64_field("found", &WorkloadResult::found),
+      u64_field("not_found", &WorkloadResult::not_found),
+      u64_field("bytes", &WorkloadResult::bytes),
+      dbl_field("wall_seconds", &WorkloadResult::wall_seconds),
+      dbl_field("thread_seconds", &WorkloadResult::thread_seconds),
+      dbl_field("micros_per_op", &WorkloadResult::micros_per_op),
+      dbl_field("ops_per_sec", &WorkloadResult::ops_per_sec),
+      dbl_field("mb_per_sec", &WorkloadResult::mb_per_sec),
+      dbl_field("lat_avg", &WorkloadResult::lat_avg),
+      dbl_field("lat_p50", &WorkloadResult::lat_p50),
+      dbl_field("lat_p75", &WorkloadResult::lat_p75),
+      dbl_field("lat_p99", &WorkloadResult::lat_p99),
+      dbl_field("lat_p999", &WorkloadResult::lat_p999),
+      dbl_field("lat_p9999", &WorkloadResult::lat_p9999),
+      dbl_field("lat_max", &WorkloadResult::lat_max),
+      bool_field("is_write", &WorkloadResult::is_write),
+      bool_field("is_sync", &WorkloadResult::is_sync),
+      dbl_field("max_write_micros", &WorkloadResult::max_write_micros),
+      u64_field("writer_ops", &WorkloadResult::writer_ops),
+      dbl_field("writer_ops_per_sec", &WorkloadResult::writer_ops_per_sec),
+      i64_field("disk_bytes", &WorkloadResult::disk_bytes),
+      i64_field("allocated_bytes", &WorkloadResult::allocated_bytes),
+      u64_field("live_keys", &WorkloadResult::live_keys),
+  };
+  return fields;
+}
+
+std::map<std::string, std::string> split_fields(const std::string& line, std::string* kind) {
+  std::map<std::string, std::string> out;
+  size_t pos = line.find('\t');
+  *kind = line.substr(0, pos);
+  while (pos != std::string::npos) {
+    const size_t next = line.find('\t', pos + 1);
+    const std::string field = line.substr(pos + 1, next == std::string::npos ? std::string::npos : next - pos - 1);
+    const size_t eq = field.find('=');
+    if (eq != std::string::npos) out[field.substr(0, eq)] = unescape(field.substr(eq + 1));
+    pos = next;
+  }
+  return out;
+}
+
+// ---- formatting helpers --------------------------------------------------
+
+std::string fmt(const char* format, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), format, v);
+  return buf;
+}
+
+std::string human_bytes(int64_t bytes) {
+  if (bytes < 0) return "-";
+  const double b = static_cast<double>(bytes);
+  if (b >= 1024.0 * 1024 * 1024) return fmt("%.2f GiB", b / (1024.0 * 1024 * 1024));
+  if (b >= 1024.0 * 1024) return fmt("%.1f MiB", b / (1024.0 * 1024));
+  if (b >= 1024.0) return fmt("%.1f KiB", b / 1024.0);
+  return std::to_string(bytes) + " B";
+}
+
+std::string thousands(double v) {
+  std::string digits = std::to_string(static_cast<long long>(std::llround(v)));
+  std::string out;
+  int n = 0;
+  for (auto it = digits.rbegin(); it != digits.rend(); ++it) {
+    if (n > 0 && n % 3 == 0 && *it != '-') out.insert(out.begin(), ',');
+    out.insert(out.begin(), *it);
+    ++n;
+  }
+  return out;
+}
+
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"') out += "\\\"";
+    else if (c == '\\') out += "\\\\";
+    else if (c == '\n') out += "\\n";
+    else if (c == '\t') out += "\\t";
+    else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+std::string json_number(double v) {
+  if (!std::isfinite(v)) return "null";
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.6g", v);
+  return buf;
+}
+
+bool is_fill(const std::string& name) { return name == "fillseq" || name == "fillrandom" || name == "fillbatch"; }
+
+const WorkloadResult* find_workload(const EngineResult& e, const std::string& name, size_t occurrence) {
+  size_t seen = 0;
+  for (const WorkloadResult& w : e.workloads) {
+    if (w.name == name && seen++ == occurrence) return &w;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::string encode_workload(const WorkloadResult& w) {
+  LineWriter line("W");
+  for (const WorkloadField& f : workload_fields()) {
+    switch (f.kind) {
+      case WorkloadField::kStr: line.add(f.key, w.*(f.s)); break;
+      case WorkloadField::kBool: line.add(f.key, w.*(f.b)); break;
+      case WorkloadField::kU64: line.add(f.key, w.*(f.u)); break;
+      case WorkloadField::kI64: line.add(f.key, w.*(f.i)); break;
+      case WorkloadField::kDbl: line.add(f.key, w.*(f.d)); break;
+    }
+  }
+  return line.done();
+}
+
+std::string encode_engine(const EngineResult& e) {
+  LineWriter line("E");
+  line.add("name", e.name).add("version", e.version).add("ok", e.ok).add("error", e.error);
+  line.add("peak_rss_kb", e.peak_rss_kb).add("total_seconds", e.total_seconds);
+  std::string settings;
+  for (const std::string& s : e.settings) settings += s + "\n";
+  line.add("settings", settings);
+  return line.done();
+}
+
+bool decode_line(const std::string& line, EngineResult* e) {
+  std::string kind;
+  std::map<std::string, std::string> fields = split_fields(line, &kind);
+  if (kind == "W") {
+    WorkloadResult w;
+    for (const WorkloadField& f : workload_fields()) {
+      auto it = fields.find(f.key);
+      if (it == fields.end()) return false;
+      const std::string& v = it->second;
+      switch (f.kind) {
+        case WorkloadField::kStr: w.*(f.s) = v; break;
+        case WorkloadField::kBool: w.*(f.b) = v == "1"; break;
+        case WorkloadField::kU64: w.*(f.u) = std::strtoull(v.c_str(), nullptr, 10); break;
+        case WorkloadField::kI64: w.*(f.i) = std::strtoll(v.c_str(), nullptr, 10); break;
+        case WorkloadField::kDbl: w.*(f.d) = std::strtod(v.c_str(), nullptr); break;
+      }
+    }
+    e->workloads.push_back(std::move(w));
+    return true;
+  }
+  if (kind == "E") {
+    e->name = fields["name"];
+    e->version = fields["version"];
+    e->ok = fields["ok"] == "1";
+    e->error = fields["error"];
+    e->peak_rss_kb = std::strtoll(fields["peak_rss_kb"].c_str(), nullptr, 10);
+    e->total_seconds = std::strtod(fields["total_seconds"].c_str(), nullptr);
+    e->settings.clear();
+    const std::string& s = fields["settings"];
+    size_t start = 0;
+    for (size_t nl; (nl = s.find('\n', start)) != std::string::npos; start = nl + 1) {
+      e->settings.push_back(s.substr(start, nl - start));
+    }
+    return true;
+  }
+  return false;
+}
+
+void finish_summary(const Flags& flags, EngineResult* e) {
+  e->disk_after_fill = -1;
+  e->allocated_after_fill = -1;
+  e->space_amp = 0;
+  e->max_write_stall_micros = 0;
+  const WorkloadResult* fill = nullptr;
+  const WorkloadResult* any_write = nullptr;
+  double stall_unsynced = 0, stall_synced = 0;
+  for (const WorkloadResult& w : e->workloads) {
+    if (w.skipped) continue;
+    if (w.disk_bytes >= 0) {
+      any_write = &w;
+      if (is_fill(w.name)) fill = &w;
+    }
+    if (w.is_sync) stall_synced = std::max(stall_synced, w.max_write_micros);
+    else stall_unsynced = std::max(stall_unsynced, w.max_write_micros);
+  }
+  if (fill == nullptr) fill = any_write;
+  if (fill != nullptr) {
+    e->disk_after_fill = fill->disk_bytes;
+    e->allocated_after_fill = fill->allocated_bytes;
+    e->fill_workload = fill->name;
+    const double raw = static_cast<double>(fill->live_keys) * static_cast<double>(flags.key_size + flags.value_size);
+    e->space_amp = raw > 0 ? static_cast<double>(fill->disk_bytes) / raw : 0;
+  }
+  // A synced write waits for an fsync by design; only report it as the
+  // longest write when nothing unsynced ran.
+  e->max_write_stall_micros = stall_unsynced > 0 ? stall_unsynced : stall_synced;
+}
+
+std::string format_db_bench_line(const WorkloadResult& w) {
+  char buf[128];
+  if (w.skipped) {
+    std::snprintf(buf, sizeof(buf), "%-12s : ", w.name.c_str());
+    return buf + w.message + "\n";
+  }
+  std::string extra;
+  if (w.bytes > 0) extra = fmt(" %6.1f MB/s", w.mb_per_sec);
+  if (!w.message.empty()) extra += " " + w.message;
+  std::snprintf(buf, sizeof(buf), "%-12s : %11.3f micros/op %.0f ops/sec;", w.name.c_str(), w.micros_per_op,
+                w.ops_per_sec);
+  return buf + extra + "\n";
+}
+
+std::string markdown_report(const Flags& flags, const RunInfo& info, const std::vector<EngineResult>& engines) {
+  std::string md;
+  md += "## lightning_bench results\n\n";
+  md += "`" + info.command_line + "`\n\n";
+  md += "- Date: " + info.date + "; CPU: " + info.cpu + " (" + std::to_string(info.cpus) + " cpus); kernel " +
+        info.kernel + "; load average at start " + info.load_average + "\n";
+  md += "- Keys " + std::to_string(flags.key_size) + " B, values " + std::to_string(flags.value_size) +
+        " B, num " + std::to_string(flags.num) + ", reads " + std::to_string(flags.effective_reads()) +
+        ", threads " + std::to_string(flags.threads) + ", compression " + compression_name(flags.compression) +
+        ", cache " + human_bytes(static_cast<int64_t>(flags.cache_size)) + ", bloom_bits " +
+        std::to_string(flags.bloom_bits) + ", sync " + (flags.sync ? "1" : "0") + ", seed " +
+        std::to_string(flags.seed) + "\n";
+  for (const EngineResult& e : engines) {
+    md += "- " + e.name + " " + e.version + ": ";
+    for (size_t i = 0; i < e.settings.size(); ++i) md += (i ? "; " : "") + e.settings[i];
+    if (!e.ok) md += " — **FAILED: " + e.error + "**";
+    md += "\n";
+  }
+  md += "\n";
+
+  // Throughput table: workloads x engines.
+  const bool have_lightning =
+      std::any_of(engines.begin(), engines.end(), [](const EngineResult& e) { return e.name == "lightning"; });
+  const bool have_peer = std::any_of(engines.begin(), engines.end(), [](const EngineResult& e) {
+    return e.name != "lightning" && e.name != "null";
+  });
+  const bool ratio = have_lightning && have_peer;
+  md += "| workload (ops/sec) |";
+  for (const EngineResult& e : engines) md += " " + e.name + " |";
+  if (ratio) md += " lightning / best peer |";
+  md += "\n|---|";
+  for (size_t i = 0; i < engines.size(); ++i) md += "---:|";
+  if (ratio) md += "---:|";
+  md += "\n";
+  std::map<std::string, size_t> occurrences;
+  for (const std::string& name : flags.benchmarks) {
+    const size_t occurrence = occurrences[name]++;
+    md += "| " + name + (occurrence > 0 ? " #" + std::to_string(occurrence + 1) : std::string()) + " |";
+    double lightning = -1, best_peer = -1;
+    std::string best_name;
+    for (const EngineResult& e : engines) {
+      const WorkloadResult* w = find_workload(e, name, occurrence);
+      if (w == nullptr) {
+        md += e.ok ? " - |" : " failed |";
+        continue;
+      }
+      if (w->skipped) {
+        md += " n/a |";
+        continue;
+      }
+      md += " " + thousands(w->ops_per_sec) + " |";
+      if (e.name == "lightning") lightning = w->ops_per_sec;
+      else if (e.name != "null" && w->ops_per_sec > best_peer) {
+        best_peer = w->ops_per_sec;
+        best_name = e.name;
+      }
+    }
+    if (ratio) {
+      if (lightning > 0 && best_peer > 0) md += " " + fmt("%.2f", lightning / best_peer) + "x (" + best_name + ") |";
+      else md += " - |";
+    }
+    md += "\n";
+  }
+  md += "\n";
+
+  md += "| per engine | disk after fill | space amp | allocated (du) | peak RSS | longest write (us) | total time (s) |\n";
+  md += "|---|---:|---:|---:|---:|---:|---:|\n";
+  for (const EngineResult& e : engines) {
+    md += "| " + e.name + " | " + human_bytes(e.disk_after_fill) +
+          (e.fill_workload.empty() ? "" : " (" + e.fill_workload + ")") + " | " +
+          (e.space_amp > 0 ? fmt("%.2f", e.space_amp) : std::string("-")) + " | " +
+          human_bytes(e.allocated_after_fill) + " | " + human_bytes(e.peak_rss_kb < 0 ? -1 : e.peak_rss_kb * 1024) + " | " +
+          (e.max_write_stall_micros > 0 ? thousands(e.max_write_stall_micros) : std::string("-")) + " | " +
+          fmt("%.1f", e.total_seconds) + " |\n";
+  }
+  md += "\n";
+  if (flags.histogram) {
+    md += "| workload | engine | P50 us | P99 us | P99.9 us | P99.99 us | max us |\n";
+    md += "|---|---|---:|---:|---:|---:|---:|\n";
+    for (const std::string& name : std::set<std::string>(flags.benchmarks.begin(), flags.benchmarks.end())) {
+      for (const EngineResult& e : engines) {
+        for (const WorkloadResult& w : e.workloads) {
+          if (w.name != name || w.skipped) continue;
+          md += "| " + name + " | " + e.name + " | " + fmt("%.2f", w.lat_p50) + " | " + fmt("%.2f", w.lat_p99) +
+                " | " + fmt("%.2f", w.lat_p999) + " | " + fmt("%.2f", w.lat_p9999) + " | " +
+                fmt("%.0f", w.lat_max) + " |\n";
+        }
+      }
+    }
+    md += "\n";
+  }
+  return md;
+}
+
+std::string json_report(const Flags& flags, const RunInfo& info, const std::vector<EngineResult>& engines) {
+  std::string j = "{\n";
+  j += "  \"command_line\": " + json_string(info.command_line) + ",\n";
+  j += "  \"machine\": {\"date\": " + json_string(info.date) + ", \"cpu\": " + json_string(info.cpu) +
+       ", \"cpus\": " + std::to_string(info.cpus) + ", \"kernel\": " + json_string(info.kernel) +
+       ", \"load_average\": " + json_string(info.load_average) + ", \"db\": " + json_string(info.db_dir) + "},\n";
+  std::string benchmarks;
+  for (const std::string& b : flags.benchmarks) benchmarks += (benchmarks.empty() ? "" : ", ") + json_string(b);
+  j += "  \"config\": {\"benchmarks\": [" + benchmarks + "], \"num\": " + std::to_string(flags.num) +
+       ", \"reads\": " + std::to_string(flags.effective_reads()) + ", \"key_size\": " +
+       std::to_string(flags.key_size) + ", \"value_size\": " + std::to_string(flags.value_size) +
+       ", \"threads\": " + std::to_string(flags.threads) + ", \"batch_size\": " + std::to_string(flags.batch_size) +
+       ", \"compression\": " + json_string(compression_name(flags.compression)) + ", \"cache_size\": " +
+       std::to_string(flags.cache_size) + ", \"write_buffer_size\": " + std::to_string(flags.write_buffer_size) +
+       ", \"bloom_bits\": " + std::to_string(flags.bloom_bits) + ", \"sync\": " + (flags.sync ? "true" : "false") +
+       ", \"use_existing_db\": " + (flags.use_existing_db ? "true" : "false") +
+       ", \"seed\": " + std::to_string(flags.seed) + "},\n";
+  j += "  \"engines\": [\n";
+  for (size_t i = 0; i < engines.size(); ++i) {
+    const EngineResult& e = engines[i];
+    j += "    {\"name\": " + json_string(e.name) + ", \"version\": " + json_string(e.version) +
+         ", \"ok\": " + (e.ok ? "true" : "false") + ", \"error\": " + json_string(e.error) + ",\n";
+    std::string settings;
+    for (const std::string& s : e.settings) settings += (settings.empty() ? "" : ", ") + json_string(s);
+    j += "     \"settings\": [" + settings + "],\n";
+    j += "     \"peak_rss_bytes\": " + std::to_string(e.peak_rss_kb < 0 ? -1 : e.peak_rss_kb * 1024) +
+         ", \"disk_after_fill_bytes\": " + std::to_string(e.disk_after_fill) +
+         ", \"fill_workload\": " + json_string(e.fill_workload) +
+         ", \"allocated_after_fill_bytes\": " + std::to_string(e.allocated_after_fill) + ", \"space_amplification\": " +
+         json_number(e.space_amp) + ", \"longest_write_micros\": " + json_number(e.max_write_stall_micros) +
+         ", \"total_seconds\": " + json_number(e.total_seconds) + ",\n";
+    j += "     \"workloads\": [\n";
+    for (size_t k = 0; k < e.workloads.size(); ++k) {
+      const WorkloadResult& w = e.workloads[k];
+      j += "       {\"name\": " + json_string(w.name) + ", \"skipped\": " + (w.skipped ? "true" : "false") +
+           ", \"message\": " + json_string(w.message);
+      if (!w.skipped) {
+        j += ", \"ops\": " + std::to_string(w.ops) + ", \"found\": " + std::to_string(w.found) +
+             ", \"not_found\": " + std::to_string(w.not_found) + ", \"wall_seconds\": " +
+             json_number(w.wall_seconds) + ", \"micros_per_op\": " + json_number(w.micros_per_op) +
+             ", \"ops_per_sec\": " + json_number(w.ops_per_sec) + ", \"mb_per_sec\": " +
+             json_number(w.mb_per_sec) + ", \"latency_micros\": {\"avg\": " + json_number(w.lat_avg) +
+             ", \"p50\": " + json_number(w.lat_p50) + ", \"p75\": " + json_number(w.lat_p75) +
+             ", \"p99\": " + json_number(w.lat_p99) + ", \"p99.9\": " + json_number(w.lat_p999) +
+             ", \"p99.99\": " + json_number(w.lat_p9999) + ", \"max\": " + json_number(w.lat_max) + "}";
+        if (w.is_write || w.writer_ops > 0) j += ", \"longest_write_micros\": " + json_number(w.max_write_micros);
+        if (w.writer_ops > 0) {
+          j += ", \"writer_ops\": " + std::to_string(w.writer_ops) +
+               ", \"writer_ops_per_sec\": " + json_number(w.writer_ops_per_sec);
+        }
+        if (w.disk_bytes >= 0) {
+          j += ", \"disk_bytes\": " + std::to_string(w.disk_bytes) + ", \"allocated_bytes\": " +
+               std::to_string(w.allocated_bytes) + ", \"live_keys\": " + std::to_string(w.live_keys);
+        }
+      }
+      j += std::string("}") + (k + 1 < e.workloads.size() ? "," : "") + "\n";
+    }
+    j += std::string("     ]}") + (i + 1 < engines.size() ? "," : "") + "\n";
+  }
+  j += "  ]\n}\n";
+  return j;
+}
+
+}  // namespace lightning::bench

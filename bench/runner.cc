@@ -1,0 +1,604 @@
+// Copyright (c) Lightning authors. MIT License.
+//
+// The workloads. Every engine sees the same operations in the same order:
+// keys and values come from keys.h, random choices from generators seeded by
+// (--seed, the workload's position in --benchmarks, thread number).
+//
+// Correctness first: the runner tracks which keys should exist (one byte per
+// key) and fails the engine's run if a read misses a key that was written, finds
+// one that was never written or was deleted, or returns a value that is not
+// exactly what was written (size and stamp on every read, the full bytes on
+// one read in 16).
+//
+// Speed: nothing is allocated in the measured loops. Keys are formatted into
+// a per-thread buffer, values assembled in a per-thread scratch buffer, reads
+// land in a reused std::string. Each operation costs the harness one clock
+// read and one histogram increment; the null engine measures the total.
+#include "runner.h"
+
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "histogram.h"
+#include "keys.h"
+#include "report.h"
+
+namespace lightning::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Presence states of a key, as the harness believes.
+constexpr uint8_t kAbsent = 0;
+constexpr uint8_t kPresent = 1;
+constexpr uint8_t kWriting = 2;  // a put is in flight: either answer is right
+
+struct ThreadStats {
+  Histogram hist;
+  uint64_t ops = 0;
+  uint64_t found = 0;
+  uint64_t not_found = 0;
+  uint64_t bytes = 0;
+  uint64_t max_write_ns = 0;
+  double seconds = 0;
+};
+
+// A worker thread's private tools.
+struct ThreadContext {
+  ThreadContext(size_t key_size, const std::string* value_source, size_t value_size, uint64_t seed)
+      : keys(key_size), values(value_source, value_size), rnd(seed) {}
+  KeyFormatter keys;
+  ValueGenerator values;
+  Random rnd;
+  std::string read_value;
+  std::string error;
+};
+
+enum class Kind {
+  kFillSeq,
+  kFillRandom,
+  kFillSync,
+  kFillBatch,
+  kOverwrite,
+  kDeleteRandom,
+  kReadRandom,
+  kReadMissing,
+  kReadHot,
+  kReadWhileWriting,
+};
+
+Kind kind_of(const std::string& name) {
+  if (name == "fillseq") return Kind::kFillSeq;
+  if (name == "fillrandom") return Kind::kFillRandom;
+  if (name == "fillsync") return Kind::kFillSync;
+  if (name == "fillbatch") return Kind::kFillBatch;
+  if (name == "overwrite") return Kind::kOverwrite;
+  if (name == "deleterandom") return Kind::kDeleteRandom;
+  if (name == "readrandom") return Kind::kReadRandom;
+  if (name == "readmissing") return Kind::kReadMissing;
+  if (name == "readhot") return Kind::kReadHot;
+  return Kind::kReadWhileWriting;
+}
+
+bool is_fill(Kind k) {
+  return k == Kind::kFillSeq || k == Kind::kFillRandom || k == Kind::kFillSync || k == Kind::kFillBatch;
+}
+bool is_write(Kind k) { return is_fill(k) || k == Kind::kOverwrite || k == Kind::kDeleteRandom; }
+
+// [begin, end) of thread t's share of `total` operations.
+void share(uint64_t total, int threads, int t, uint64_t* begin, uint64_t* end) {
+  *begin = total * static_cast<uint64_t>(t) / static_cast<uint64_t>(threads);
+  *end = total * static_cast<uint64_t>(t + 1) / static_cast<uint64_t>(threads);
+}
+
+// *used: per file, the smaller of its size and its allocated blocks, so that
+// neither holes in a sparse file nor space fallocate()d ahead of the data
+// (RocksDB preallocates its WAL) count as data. *allocated: what du reports.
+void disk_usage(const std::string& dir, int64_t* used, int64_t* allocated) {
+  *used = 0;
+  *allocated = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    struct stat st;
+    if (::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      const int64_t blocks = static_cast<int64_t>(st.st_blocks) * 512;
+      *allocated += blocks;
+      *used += std::min<int64_t>(blocks, static_cast<int64_t>(st.st_size));
+    }
+  }
+}
+
+class EngineRun {
+ public:
+  EngineRun(const Flags& flags, std::unique_ptr<Engine> engine, std::string dir, int result_fd)
+      : flags_(flags), engine_(std::move(engine)), dir_(std::move(dir)), result_fd_(result_fd) {}
+
+  int run();
+
+ private:
+  bool open_db(bool fresh);
+  bool close_db();
+  void fail(const std::string& message);
+  bool failed() const { return failed_.load(std::memory_order_relaxed); }
+
+  uint64_t workload_seed(size_t ordinal) const { return mix64(flags_.seed ^ mix64(ordinal + 1)); }
+  std::unique_ptr<ThreadContext> make_context(uint64_t seed) const {
+    return std::make_unique<ThreadContext>(flags_.key_size, &value_source_, flags_.value_size, seed);
+  }
+
+  // Runs body(t, stats) on n threads released together; returns wall seconds.
+  template <typename Body>
+  double run_threads(int n, std::vector<ThreadStats>* stats, Body body);
+
+  // The measured loop: op(i) for i in [0, count), each timed.
+  template <typename Op>
+  void timed_loop(ThreadStats* st, uint64_t count, bool write, Op op);
+
+  bool read_one(ThreadContext* c, ThreadStats* st, uint64_t index, std::string_view key, bool missing, bool full);
+  bool write_one(ThreadContext* c, ThreadStats* st, uint64_t index, uint32_t epoch, bool sync, bool concurrent);
+
+  // *histogram_text gets db_bench's latency block (printed with --histogram).
+  WorkloadResult run_workload(size_t ordinal, const std::string& name, std::string* histogram_text);
+  void send(const std::string& record);
+
+  const Flags& flags_;
+  std::unique_ptr<Engine> engine_;
+  const std::string dir_;
+  const int result_fd_;
+
+  EngineConfig config_;
+  std::string value_source_;
+  std::unique_ptr<std::atomic<uint8_t>[]> presence_;
+  bool tracking_ = false;  // presence_ is authoritative (not with --use_existing_db)
+  bool open_ = false;
+  bool dirty_ = false;  // written since it was created fresh
+  uint32_t max_epoch_ = 0;
+
+  std::atomic<bool> failed_{false};
+  std::mutex error_mu_;
+  std::string error_;
+};
+
+void EngineRun::fail(const std::string& message) {
+  std::lock_guard<std::mutex> lock(error_mu_);
+  if (!failed_.load()) {
+    error_ = message;
+    failed_.store(true);
+  }
+}
+
+void EngineRun::send(const std::string& record) {
+  const char* p = record.data();
+  size_t left = record.size();
+  while (left > 0) {
+    const ssize_t n = ::write(result_fd_, p, left);
+    if (n <= 0) return;  // the parent is gone; stdout still has the lines
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+}
+
+bool EngineRun::open_db(bool fresh) {
+  std::string error;
+  if (fresh) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+    std::filesystem::create_directories(dir_, ec);
+    if (ec) {
+      fail("cannot create " + dir_ + ": " + ec.message());
+      return false;
+    }
+    for (uint64_t i = 0; i < flags_.num; ++i) presence_[i].store(kAbsent, std::memory_order_relaxed);
+    dirty_ = false;
+  }
+  config_.create_fresh = fresh;
+  if (!engine_->open(config_, &error)) {
+    fail(std::string("open failed: ") + error);
+    return false;
+  }
+  open_ = true;
+  return true;
+}
+
+bool EngineRun::close_db() {
+  if (!open_) return true;
+  open_ = false;
+  std::string error;
+  if (!engine_->close(&error)) {
+    fail("close failed: " + error);
+    return false;
+  }
+  return true;
+}
+
+template <typename Body>
+double EngineRun::run_threads(int n, std::vector<ThreadStats>* stats, Body body) {
+  stats->clear();
+  stats->resize(static_cast<size_t>(n));
+  std::mutex mu;
+  std::condition_variable cv;
+  int ready = 0;
+  bool go = false;
+  std::vector<std::thread> threads;
+  threads.reserve(static_cast<size_t>(n));
+  for (int t = 0; t < n; ++t) {
+    threads.emplace_back([&, t] {
+      engine_->thread_begin();
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        ++ready;
+        cv.notify_all();
+        cv.wait(lock, [&] { return go; });
+      }
+      body(t, &(*stats)[static_cast<size_t>(t)]);
+      engine_->thread_end();
+    });
+  }
+  Clock::time_point start;
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return ready == n; });
+    start = Clock::now();
+    go = true;
+  }
+  cv.notify_all();
+  for (std::thread& th : threads) th.join();
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+template <typename Op>
+void EngineRun::timed_loop(ThreadStats* st, uint64_t count, bool write, Op op) {
+  const Clock::time_point start = Clock::now();
+  Clock::time_point prev = start;
+  uint64_t done = 0;
+  while (done < count && !failed()) {
+    if (!op(done)) break;
+    ++done;
+    // One clock read per op: the latency includes the harness's own few
+    // tens of nanoseconds (key formatting, checks), which the null engine
+    // shows.
+    const Clock::time_point now = Clock::now();
+    const uint64_t ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now - prev).count());
+    prev = now;
+    st->hist.add(ns);
+    if (write && ns > st->max_write_ns) st->max_write_ns = ns;
+  }
+  st->ops += done;
+  st->seconds += std::chrono::duration<double>(prev - start).count();
+}
+
+bool EngineRun::read_one(ThreadContext* c, ThreadStats* st, uint64_t index, std::string_view key, bool missing,
+                         bool full) {
+  const uint8_t before = tracking_ && !missing ? presence_[index].load(std::memory_order_relaxed) : kAbsent;
+  const GetResult r = engine_->get(key, &c->read_value, &c->error);
+  if (r == GetResult::kError) {
+    fail("get(" + std::string(key) + ") failed: " + c->error);
+    return false;
+  }
+  if (r == GetResult::kFound) {
+    ++st->found;
+    st->bytes += key.size() + c->read_value.size();
+    if (missing) {
+      fail("get(" + std::string(key) + ") found a key that was never written");
+      return false;
+    }
+    const ValueGenerator::Check check = c->values.check(index, c->read_value, max_epoch_, full);
+    if (check != ValueGenerator::Check::kOk) {
+      fail("get(" + std::string(key) + ") returned wrong data: " + ValueGenerator::check_name(check) + " (" +
+           std::to_string(c->read_value.size()) + " bytes)");
+      return false;
+    }
+    // Re-read the state: a concurrent writer may have added the key.
+    if (tracking_ && before == kAbsent && presence_[index].load(std::memory_order_relaxed) == kAbsent) {
+      fail("get(" + std::string(key) + ") found a key that was never written or was deleted");
+      return false;
+    }
+  } else {
+    ++st->not_found;
+    if (tracking_ && before == kPresent) {
+      fail("get(" + std::string(key) + ") did not find a key that was written (lost write)");
+      return false;
+    }
+  }
+  return true;
+}
+
+bool EngineRun::write_one(ThreadContext* c, ThreadStats* st, uint64_t index, uint32_t epoch, bool sync,
+                          bool concurrent) {
+  const std::string_view key = c->keys.key(index);
+  const std::string_view value = c->values.value(index, epoch);
+  // With concurrent readers, flag the put as in flight first so a reader
+  // that sees the new key is not mistaken.
+  if (concurrent) presence_[index].store(kWriting, std::memory_order_relaxed);
+  if (!engine_->put(key, value, sync, &c->error)) {
+    fail("put(" + std::string(key) + ") failed: " + c->error);
+    return false;
+  }
+  presence_[index].store(kPresent, std::memory_order_relaxed);
+  st->bytes += key.size() + value.size();
+  return true;
+}
+
+WorkloadResult EngineRun::run_workload(size_t ordinal, const std::string& name, std::string* histogram_text) {
+  WorkloadResult result;
+  result.name = name;
+  const Kind kind = kind_of(name);
+  const uint32_t caps = engine_->capabilities();
+
+  if (kind == Kind::kFillBatch && (caps & kCapWriteBatch) == 0) {
+    result.skipped = true;
+    result.message = std::string("not supported by ") + engine_->name() +
+                     " yet (needs write batches); the database is left as it was";
+    return result;
+  }
+  if (is_fill(kind) && flags_.use_existing_db) {
+    result.skipped = true;
+    result.message = "skipped: --use_existing_db=1 keeps the existing data";
+    return result;
+  }
+  // Fills start from an empty database, as in db_bench. The reset is not timed.
+  if (is_fill(kind) && dirty_) {
+    if (!close_db() || !open_db(/*fresh=*/true)) return result;
+  }
+  if (is_write(kind) || kind == Kind::kReadWhileWriting) dirty_ = true;
+
+  const uint32_t epoch = static_cast<uint32_t>(ordinal + 1);
+  if (!flags_.use_existing_db) max_epoch_ = std::max(max_epoch_, epoch);
+  const uint64_t seed = workload_seed(ordinal);
+  const int threads = flags_.threads;
+  const uint64_t num = flags_.num;
+  const uint64_t reads = flags_.effective_reads();
+  const bool sync = flags_.sync || kind == Kind::kFillSync;
+  const uint64_t hot_range = std::max<uint64_t>(1, num / 100);
+  const uint64_t sync_count = std::max<uint64_t>(1, num / 100);
+  const Permutation perm(num, seed);
+
+  std::vector<ThreadStats> stats;
+  std::vector<ThreadStats> writer_stats(1);
+  double wall = 0;
+  result.is_write = is_write(kind);
+  result.is_sync = sync && result.is_write;
+
+  switch (kind) {
+    case Kind::kFillSeq:
+    case Kind::kFillRandom:
+    case Kind::kFillSync: {
+      const uint64_t total = kind == Kind::kFillSync ? sync_count : num;
+      const bool sequential = kind == Kind::kFillSeq;
+      wall = run_threads(threads, &stats, [&](int t, ThreadStats* st) {
+        auto c = make_context(mix64(seed + static_cast<uint64_t>(t)));
+        uint64_t begin, end;
+        share(total, threads, t, &begin, &end);
+        timed_loop(st, end - begin, true, [&](uint64_t i) {
+          const uint64_t index = sequential ? begin + i : perm.at(begin + i);
+          return write_one(c.get(), st, index, epoch, sync, false);
+        });
+      });
+      break;
+    }
+    case Kind::kFillBatch: {
+      const size_t batch = flags_.batch_size;
+      wall = run_threads(threads, &stats, [&](int t, ThreadStats* st) {
+        auto c = make_context(mix64(seed + static_cast<uint64_t>(t)));
+        std::string key_buf(batch * flags_.key_size, '\0');
+        std::string value_buf(batch * flags_.value_size, '\0');
+        std::vector<std::string_view> keys(batch), values(batch);
+        uint64_t begin, end;
+        share(num, threads, t, &begin, &end);
+        const uint64_t batches = (end - begin + batch - 1) / batch;
+        uint64_t entries = 0;
+        timed_loop(st, batches, true, [&](uint64_t b) {
+          const uint64_t first = begin + b * batch;
+          const size_t n = static_cast<size_t>(std::min<uint64_t>(batch, end - first));
+          for (size_t k = 0; k < n; ++k) {
+            char* kp = key_buf.data() + k * flags_.key_size;
+            char* vp = value_buf.data() + k * flags_.value_size;
+            const std::string_view key = c->keys.key(first + k);
+            const std::string_view value = c->values.value(first + k, epoch);
+            std::copy(key.begin(), key.end(), kp);
+            std::copy(value.begin(), value.end(), vp);
+            keys[k] = std::string_view(kp, key.size());
+            values[k] = std::string_view(vp, value.size());
+          }
+          if (!engine_->write_batch(keys.data(), values.data(), n, sync, &c->error)) {
+            fail("write_batch failed: " + c->error);
+            return false;
+          }
+          for (size_t k = 0; k < n; ++k) presence_[first + k].store(kPresent, std::memory_order_relaxed);
+          st->bytes += n * (flags_.key_size + flags_.value_size);
+          entries += n;
+          return true;
+        });
+        st->ops = entries;  // count entries, not batches, like db_bench
+      });
+      break;
+    }
+    case Kind::kOverwrite: {
+      wall = run_threads(threads, &stats, [&](int t, ThreadStats* st) {
+        auto c = make_context(mix64(seed + static_cast<uint64_t>(t)));
+        uint64_t begin, end;
+        share(num, threads, t, &begin, &end);
+        timed_loop(st, end - begin, true, [&](uint64_t) {
+          return write_one(c.get(), st, c->rnd.uniform(num), epoch, sync, false);
+        });
+      });
+      break;
+    }
+    case Kind::kDeleteRandom: {
+      wall = run_threads(threads, &stats, [&](int t, ThreadStats* st) {
+        auto c = make_context(mix64(seed + static_cast<uint64_t>(t)));
+        uint64_t begin, end;
+        share(num, threads, t, &begin, &end);
+        timed_loop(st, end - begin, true, [&](uint64_t) {
+          const uint64_t index = c->rnd.uniform(num);
+          const std::string_view key = c->keys.key(index);
+          if (!engine_->remove(key, sync, &c->error)) {
+            fail("remove(" + std::string(key) + ") failed: " + c->error);
+            return false;
+          }
+          presence_[index].store(kAbsent, std::memory_order_relaxed);
+          return true;
+        });
+      });
+      break;
+    }
+    case Kind::kReadRandom:
+    case Kind::kReadMissing:
+    case Kind::kReadHot:
+    case Kind::kReadWhileWriting: {
+      const bool missing = kind == Kind::kReadMissing;
+      const uint64_t range = kind == Kind::kReadHot ? hot_range : num;
+      const bool with_writer = kind == Kind::kReadWhileWriting;
+      std::atomic<int> readers_left{threads};
+      wall = run_threads(threads + (with_writer ? 1 : 0), &stats, [&](int t, ThreadStats* st) {
+        auto c = make_context(mix64(seed + static_cast<uint64_t>(t)));
+        if (t == threads) {
+          // The writer: overwrites random keys until every reader is done.
+          timed_loop(&writer_stats[0], UINT64_MAX, true, [&](uint64_t) {
+            if (readers_left.load(std::memory_order_acquire) == 0) return false;
+            return write_one(c.get(), &writer_stats[0], c->rnd.uniform(num), epoch, flags_.sync, true);
+          });
+          return;
+        }
+        uint64_t begin, end;
+        share(reads, threads, t, &begin, &end);
+        timed_loop(st, end - begin, false, [&](uint64_t i) {
+          const uint64_t index = c->rnd.uniform(range);
+          const std::string_view key = missing ? c->keys.missing_key(index) : c->keys.key(index);
+          return read_one(c.get(), st, index, key, missing, (i & 15) == 0);
+        });
+        readers_left.fetch_sub(1, std::memory_order_release);
+      });
+      if (with_writer) stats.resize(static_cast<size_t>(threads));  // report the readers
+      break;
+    }
+  }
+
+  // Merge the threads.
+  Histogram hist;
+  uint64_t max_write_ns = 0;
+  for (const ThreadStats& st : stats) {
+    hist.merge(st.hist);
+    result.ops += st.ops;
+    result.found += st.found;
+    result.not_found += st.not_found;
+    result.bytes += st.bytes;
+    result.thread_seconds += st.seconds;
+    max_write_ns = std::max(max_write_ns, st.max_write_ns);
+  }
+  result.wall_seconds = wall;
+  if (kind == Kind::kReadWhileWriting) {
+    result.writer_ops = writer_stats[0].ops;
+    result.writer_ops_per_sec = wall > 0 ? static_cast<double>(writer_stats[0].ops) / wall : 0;
+    max_write_ns = writer_stats[0].max_write_ns;
+  }
+  result.max_write_micros = static_cast<double>(max_write_ns) / 1e3;
+  result.micros_per_op = result.ops > 0 ? result.thread_seconds * 1e6 / static_cast<double>(result.ops) : 0;
+  result.ops_per_sec = wall > 0 ? static_cast<double>(result.ops) / wall : 0;
+  result.mb_per_sec = wall > 0 ? static_cast<double>(result.bytes) / 1048576.0 / wall : 0;
+  result.lat_avg = hist.average() / 1e3;
+  result.lat_p50 = hist.percentile(50) / 1e3;
+  result.lat_p75 = hist.percentile(75) / 1e3;
+  result.lat_p99 = hist.percentile(99) / 1e3;
+  result.lat_p999 = hist.percentile(99.9) / 1e3;
+  result.lat_p9999 = hist.percentile(99.99) / 1e3;
+  result.lat_max = static_cast<double>(hist.max()) / 1e3;
+
+  const bool is_read = !result.is_write;
+  if (is_read) {
+    result.message = "(" + std::to_string(result.found) + " of " + std::to_string(result.ops) + " found)";
+    if (kind == Kind::kReadWhileWriting) {
+      char buf[96];
+      std::snprintf(buf, sizeof(buf), " (writer: %.0f ops/sec, longest write %.0f us)", result.writer_ops_per_sec,
+                    result.max_write_micros);
+      result.message += buf;
+    }
+  }
+  if (kind == Kind::kReadHot) result.message += " (hot set: first " + std::to_string(hot_range) + " keys)";
+  if (result.is_write && !failed()) {
+    // Measure the footprint once everything acknowledged is in the files
+    // (untimed): the log is synced, background compaction may still run.
+    std::string error;
+    if (!engine_->sync(&error)) fail("sync failed: " + error);
+    disk_usage(dir_, &result.disk_bytes, &result.allocated_bytes);
+    if (tracking_) {
+      for (uint64_t i = 0; i < num; ++i) {
+        if (presence_[i].load(std::memory_order_relaxed) != kAbsent) ++result.live_keys;
+      }
+    }
+  }
+  *histogram_text = hist.to_string();
+  return result;
+}
+
+int EngineRun::run() {
+  const Clock::time_point start = Clock::now();
+  EngineResult summary;
+  summary.name = engine_->name();
+  summary.version = engine_->version();
+
+  config_.path = dir_;
+  config_.num = flags_.num;
+  config_.key_size = flags_.key_size;
+  config_.value_size = flags_.value_size;
+  config_.cache_size = flags_.cache_size;
+  config_.write_buffer_size = flags_.write_buffer_size;
+  config_.bloom_bits = flags_.bloom_bits;
+  config_.compression = flags_.compression;
+  config_.threads = flags_.threads + 1;
+  value_source_ = make_value_source(flags_.value_size, flags_.seed);
+  presence_.reset(new std::atomic<uint8_t>[flags_.num]);
+  tracking_ = !flags_.use_existing_db && (engine_->capabilities() & kCapStoresNothing) == 0;
+  if (flags_.use_existing_db) max_epoch_ = UINT32_MAX;
+
+  std::printf("=== %s %s (%s) ===\n", summary.name.c_str(), summary.version.c_str(), dir_.c_str());
+  std::fflush(stdout);
+  if (open_db(/*fresh=*/!flags_.use_existing_db)) {
+    summary.settings = engine_->settings();
+    for (const std::string& s : summary.settings) std::printf("  %s\n", s.c_str());
+    std::fflush(stdout);
+    for (size_t i = 0; i < flags_.benchmarks.size() && !failed(); ++i) {
+      std::string histogram_text;
+      const WorkloadResult w = run_workload(i, flags_.benchmarks[i], &histogram_text);
+      if (failed()) break;
+      std::fputs(format_db_bench_line(w).c_str(), stdout);
+      if (flags_.histogram && !w.skipped) std::fputs(histogram_text.c_str(), stdout);
+      std::fflush(stdout);
+      send(encode_workload(w));
+    }
+  }
+  close_db();
+  summary.ok = !failed();
+  summary.error = error_;
+  if (!summary.ok) std::fprintf(stderr, "ERROR: %s: %s\n", summary.name.c_str(), error_.c_str());
+  struct rusage usage;
+  if (::getrusage(RUSAGE_SELF, &usage) == 0) summary.peak_rss_kb = usage.ru_maxrss;  // KiB on Linux
+  summary.total_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  send(encode_engine(summary));
+  std::fflush(stdout);
+  std::fflush(stderr);
+  return summary.ok ? 0 : 2;
+}
+
+}  // namespace
+
+int run_engine(const Flags& flags, const EngineInfo& info, const std::string& dir, int result_fd) {
+  EngineRun run(flags, info.make(), dir, result_fd);
+  return run.run();
+}
+
+}  // namespace lightning::bench
