@@ -1,6 +1,8 @@
 // Copyright (c) Lightning authors. MIT License.
 #include "util/db_test_util.h"
 
+#include <algorithm>
+
 #include "util/hash.h"
 
 namespace lightning::test {
@@ -43,6 +45,44 @@ std::string MakeValue(const std::string& key, uint64_t version, size_t size) {
     h = h * 6364136223846793005ull + 1442695040888963407ull;
   }
   return v;
+}
+
+DirSnapshot SnapshotDir(Env* env, const std::string& dir) {
+  DirSnapshot snapshot;
+  std::vector<std::string> children;
+  EXPECT_TRUE(env->get_children(dir, &children).ok());
+  for (const auto& name : children) {
+    bool is_dir = false;
+    if (env->is_directory(dir + "/" + name, &is_dir).ok() && is_dir) continue;
+    std::string contents;
+    EXPECT_TRUE(ReadFileToString(env, dir + "/" + name, &contents).ok()) << name;
+    snapshot[name] = contents;
+  }
+  return snapshot;
+}
+
+void RestoreDir(Env* env, const std::string& dir, const DirSnapshot& snapshot) {
+  const std::string lost = dir + "/lost";
+  std::vector<std::string> children;
+  if (env->get_children(lost, &children).ok()) {
+    for (const auto& name : children) EXPECT_TRUE(env->remove_file(lost + "/" + name).ok());
+    EXPECT_TRUE(env->remove_dir(lost).ok());
+  }
+  EXPECT_TRUE(env->get_children(dir, &children).ok());
+  for (const auto& name : children) EXPECT_TRUE(env->remove_file(dir + "/" + name).ok()) << name;
+  for (const auto& [name, contents] : snapshot) {
+    EXPECT_TRUE(WriteStringToFile(env, contents, dir + "/" + name, false).ok()) << name;
+  }
+}
+
+std::vector<std::string> LogFiles(Env* env, const std::string& dir) {
+  std::vector<std::string> children, logs;
+  EXPECT_TRUE(env->get_children(dir, &children).ok());
+  for (const auto& name : children) {
+    if (name.size() > 4 && name.compare(name.size() - 4, 4, ".log") == 0) logs.push_back(name);
+  }
+  std::sort(logs.begin(), logs.end());
+  return logs;
 }
 
 }  // namespace lightning::test

@@ -43,6 +43,14 @@ std::string CheckAgainstModel(Database* db, const std::map<std::string, std::str
 // value returned for the wrong key or version is detected.
 std::string MakeValue(const std::string& key, uint64_t version, size_t size);
 
+// The files of a directory (not recursive) and their contents.
+using DirSnapshot = std::map<std::string, std::string>;
+DirSnapshot SnapshotDir(Env* env, const std::string& dir);
+// Makes dir hold exactly the files of snapshot (and removes its lost/ folder).
+void RestoreDir(Env* env, const std::string& dir, const DirSnapshot& snapshot);
+// The names of the write-ahead logs in dir, in number order.
+std::vector<std::string> LogFiles(Env* env, const std::string& dir);
+
 }  // namespace lightning::test
 
 #endif  // LIGHTNING_TESTS_UTIL_DB_TEST_UTIL_H_
