@@ -1,0 +1,386 @@
+// Copyright (c) Lightning authors. MIT License.
+#include "sst/table.h"
+
+#include <algorithm>
+#include <cassert>
+
+#include "db/dbformat.h"
+#include "sst/bloom.h"
+#include "util/coding.h"
+
+namespace lightning {
+namespace {
+
+// Footer errors are Corruption or NotSupported; add the file name, keep the code.
+Status WithFileName(const Status& s, const std::string& file_name) {
+  const std::string where = file_name.empty() ? std::string("<table>") : file_name;
+  if (s.IsNotSupported()) return Status::NotSupported(s.message(), where);
+  return Status::Corruption(s.message(), where);
+}
+
+void DeleteCachedBlock(const Slice& /*key*/, void* value) { delete static_cast<Block*>(value); }
+
+}  // namespace
+
+// Keeps a data block alive: either pinned in the block cache or owned.
+class Table::BlockRef {
+ public:
+  BlockRef() = default;
+  ~BlockRef() { reset(); }
+  BlockRef(const BlockRef&) = delete;
+  BlockRef& operator=(const BlockRef&) = delete;
+
+  const Block* get() const { return block_; }
+
+  void reset() {
+    if (handle_ != nullptr) cache_->release(handle_);
+    handle_ = nullptr;
+    cache_ = nullptr;
+    owned_.reset();
+    block_ = nullptr;
+  }
+  void set_owned(std::unique_ptr<Block> block) {
+    reset();
+    owned_ = std::move(block);
+    block_ = owned_.get();
+  }
+  void set_cached(Cache* cache, Cache::Handle* handle) {
+    reset();
+    cache_ = cache;
+    handle_ = handle;
+    block_ = static_cast<const Block*>(cache->value(handle));
+  }
+
+ private:
+  const Block* block_ = nullptr;
+  std::unique_ptr<Block> owned_;
+  Cache* cache_ = nullptr;
+  Cache::Handle* handle_ = nullptr;
+};
+
+// Index block -> data blocks. The data iterator is positioned within the
+// block the index iterator points at. An error reading a block stops the
+// iteration there (it is never skipped over, which would silently hide data);
+// the next seek/seek_to_* starts afresh.
+class Table::TwoLevelIterator final : public InternalIterator {
+ public:
+  TwoLevelIterator(const Table* table, bool verify_checksums)
+      : table_(table),
+        cmp_(table->options_.comparator),
+        verify_checksums_(verify_checksums),
+        index_iter_(table->index_block_->new_iterator(table->options_.comparator)) {}
+
+  ~TwoLevelIterator() override { clear_data(); }
+
+  bool valid() const override { return status_.ok() && data_iter_ != nullptr && data_iter_->valid(); }
+  Slice key() const override { return data_iter_->key(); }
+  Slice value() const override { return data_iter_->value(); }
+
+  Status status() const override {
+    if (!status_.ok()) return status_;
+    if (!index_iter_->status().ok()) return index_iter_->status();
+    if (data_iter_ != nullptr && !data_iter_->status().ok()) return data_iter_->status();
+    return Status::OK();
+  }
+
+  void seek_to_first() override {
+    status_ = Status::OK();
+    index_iter_->seek_to_first();
+    load_data_block();
+    if (data_iter_ != nullptr) data_iter_->seek_to_first();
+    skip_empty_forward();
+  }
+
+  void seek_to_last() override {
+    status_ = Status::OK();
+    index_iter_->seek_to_last();
+    load_data_block();
+    if (data_iter_ != nullptr) data_iter_->seek_to_last();
+    skip_empty_backward();
+  }
+
+  void seek(const Slice& target) override {
+    status_ = Status::OK();
+    // The first index entry >= target names the first block that can hold
+    // a key >= target (index keys separate blocks).
+    index_iter_->seek(target);
+    load_data_block();
+    if (data_iter_ != nullptr) data_iter_->seek(target);
+    skip_empty_forward();
+  }
+
+  void seek_for_prev(const Slice& target) override {
+    status_ = Status::OK();
+    // The last key <= target is in the first block whose index key is >=
+    // target, or in an earlier one; past every index key, in the last block.
+    index_iter_->seek(target);
+    if (!index_iter_->valid() && index_iter_->status().ok()) index_iter_->seek_to_last();
+    load_data_block();
+    if (data_iter_ != nullptr) data_iter_->seek_for_prev(target);
+    skip_empty_backward();
+  }
+
+  void next() override {
+    assert(valid());
+    data_iter_->next();
+    skip_empty_forward();
+  }
+
+  void prev() override {
+    assert(valid());
+    data_iter_->prev();
+    skip_empty_backward();
+  }
+
+ private:
+  void clear_data() {
+    data_iter_.reset();  // before the block it points into
+    block_.reset();
+  }
+
+  void fail(const Status& s) {
+    if (status_.ok()) status_ = s;
+    clear_data();
+  }
+
+  // Makes data_iter_ an (unpositioned) iterator over the block the index
+  // iterator points at; none if the index iterator is not valid.
+  void load_data_block() {
+    if (!index_iter_->valid()) {
+      clear_data();
+      return;
+    }
+    Slice encoded = index_iter_->value();
+    BlockHandle handle;
+    if (!handle.decode_from(&encoded).ok()) {
+      fail(Status::Corruption("bad block handle in index", table_->options_.file_name));
+      return;
+    }
+    if (data_iter_ != nullptr && handle.offset == block_offset_) return;  // already loaded
+    clear_data();
+    Status s = table_->read_data_block(handle, verify_checksums_, &block_);
+    if (!s.ok()) {
+      fail(s);
+      return;
+    }
+    data_iter_ = block_.get()->new_iterator(cmp_);
+    block_offset_ = handle.offset;
+  }
+
+  // Returns true if the loop should stop because of an error or the end.
+  bool stop_at_boundary() {
+    if (!status_.ok()) return true;
+    if (data_iter_ != nullptr && !data_iter_->status().ok()) {
+      fail(data_iter_->status());
+      return true;
+    }
+    if (!index_iter_->valid()) {
+      if (!index_iter_->status().ok()) fail(index_iter_->status());
+      clear_data();
+      return true;
+    }
+    return false;
+  }
+
+  void skip_empty_forward() {
+    while (data_iter_ == nullptr || !data_iter_->valid()) {
+      if (stop_at_boundary()) return;
+      index_iter_->next();
+      load_data_block();
+      if (data_iter_ != nullptr) data_iter_->seek_to_first();
+    }
+  }
+
+  void skip_empty_backward() {
+    while (data_iter_ == nullptr || !data_iter_->valid()) {
+      if (stop_at_boundary()) return;
+      index_iter_->prev();
+      load_data_block();
+      if (data_iter_ != nullptr) data_iter_->seek_to_last();
+    }
+  }
+
+  const Table* const table_;
+  const Comparator* const cmp_;
+  const bool verify_checksums_;
+  std::unique_ptr<InternalIterator> index_iter_;
+  BlockRef block_;                                 // declared before data_iter_:
+  std::unique_ptr<InternalIterator> data_iter_;    // destroyed first
+  uint64_t block_offset_ = 0;
+  Status status_;
+};
+
+Table::Table(const TableOptions& options, std::unique_ptr<RandomAccessFile> file, uint64_t file_size, Cache* cache)
+    : options_(options), file_(std::move(file)), file_size_(file_size), cache_(cache) {}
+
+Table::~Table() = default;
+
+Status Table::open(const TableOptions& options, std::unique_ptr<RandomAccessFile> file, uint64_t file_size,
+                   Cache* block_cache, std::unique_ptr<Table>* table) {
+  table->reset();
+  if (options.comparator == nullptr) return Status::InvalidArgument("TableOptions::comparator is required");
+  if (file_size < Footer::kEncodedLength) {
+    return WithFileName(Status::Corruption("file too short to be an SSTable"), options.file_name);
+  }
+  char footer_space[Footer::kEncodedLength];
+  Slice footer_input;
+  Status s = file->read(file_size - Footer::kEncodedLength, Footer::kEncodedLength, &footer_input, footer_space);
+  if (!s.ok()) return s;
+  if (footer_input.size() != Footer::kEncodedLength) {
+    return WithFileName(Status::Corruption("truncated SSTable footer"), options.file_name);
+  }
+  Footer footer;
+  s = footer.decode_from(footer_input);
+  if (!s.ok()) return WithFileName(s, options.file_name);
+
+  std::unique_ptr<Table> t(new Table(options, std::move(file), file_size, block_cache));
+  // Until the meta blocks are known, anything before the footer is fair game.
+  t->data_end_ = file_size - Footer::kEncodedLength;
+
+  s = t->read_meta_block(footer.index_handle, &t->index_block_);
+  if (!s.ok()) return s;
+  std::unique_ptr<Block> metaindex;
+  s = t->read_meta_block(footer.metaindex_handle, &metaindex);
+  if (!s.ok()) return s;
+
+  uint64_t data_end = std::min(footer.index_handle.offset, footer.metaindex_handle.offset);
+  bool has_properties = false;
+  std::unique_ptr<InternalIterator> it = metaindex->new_iterator(BytewiseComparator());
+  for (it->seek_to_first(); it->valid(); it->next()) {
+    const Slice name = it->key();
+    const bool is_filter = name == Slice(kBloomFilterBlockName);
+    const bool is_properties = name == Slice(kPropertiesBlockName);
+    if (!is_filter && !is_properties) continue;  // a meta block of a later writer: not needed to read
+    Slice encoded = it->value();
+    BlockHandle handle;
+    if (!handle.decode_from(&encoded).ok()) {
+      return WithFileName(Status::Corruption("bad handle in metaindex"), options.file_name);
+    }
+    data_end = std::min(data_end, handle.offset);
+    if (is_filter) {
+      s = t->check_handle(handle);
+      BlockContents contents;
+      if (s.ok()) s = ReadBlock(t->file_.get(), handle, /*verify_checksum=*/true, &contents, options.file_name);
+      if (!s.ok()) return s;
+      t->filter_ = std::move(contents.data);
+      t->has_filter_ = true;
+    } else {
+      std::unique_ptr<Block> props;
+      s = t->read_meta_block(handle, &props);
+      if (s.ok()) s = t->properties_.decode_from(*props);
+      if (!s.ok()) return WithFileName(s, options.file_name);
+      has_properties = true;
+    }
+  }
+  if (!it->status().ok()) return WithFileName(it->status(), options.file_name);
+  if (!has_properties) return WithFileName(Status::Corruption("SSTable has no properties block"), options.file_name);
+  t->data_end_ = data_end;
+
+  if (block_cache != nullptr) t->cache_id_ = block_cache->new_id();
+  *table = std::move(t);
+  return Status::OK();
+}
+
+Status Table::check_handle(const BlockHandle& handle) const {
+  // Bounds allocations by the file size and keeps data blocks out of the
+  // meta area, whatever an index entry claims.
+  if (handle.offset > data_end_ || handle.size > data_end_ - handle.offset ||
+      kBlockTrailerSize > data_end_ - handle.offset - handle.size) {
+    return Status::Corruption("block handle out of range",
+                              (options_.file_name.empty() ? std::string("<table>") : options_.file_name) +
+                                  " at offset " + std::to_string(handle.offset));
+  }
+  return Status::OK();
+}
+
+Status Table::read_meta_block(const BlockHandle& handle, std::unique_ptr<Block>* block) const {
+  Status s = check_handle(handle);
+  BlockContents contents;
+  if (s.ok()) s = ReadBlock(file_.get(), handle, /*verify_checksum=*/true, &contents, options_.file_name);
+  if (!s.ok()) return s;
+  auto b = std::make_unique<Block>(std::move(contents.data));
+  if (!b->status().ok()) return WithFileName(b->status(), options_.file_name);
+  *block = std::move(b);
+  return Status::OK();
+}
+
+Status Table::read_data_block(const BlockHandle& handle, bool verify_checksums, BlockRef* ref) const {
+  Status s = check_handle(handle);
+  if (!s.ok()) return s;
+  char key_space[16];
+  EncodeFixed64(key_space, cache_id_);
+  EncodeFixed64(key_space + 8, handle.offset);
+  const Slice cache_key(key_space, sizeof(key_space));
+  if (cache_ != nullptr) {
+    if (Cache::Handle* h = cache_->lookup(cache_key)) {
+      ref->set_cached(cache_, h);
+      return Status::OK();
+    }
+  }
+  BlockContents contents;
+  s = ReadBlock(file_.get(), handle, verify_checksums, &contents, options_.file_name);
+  if (!s.ok()) return s;
+  auto block = std::make_unique<Block>(std::move(contents.data));
+  if (!block->status().ok()) {
+    return Status::Corruption(block->status().message(),
+                              (options_.file_name.empty() ? std::string("<table>") : options_.file_name) +
+                                  " at offset " + std::to_string(handle.offset));
+  }
+  // Only verified blocks are shared: a reader that asked for checksums must
+  // never be handed a block someone else read without them.
+  if (cache_ != nullptr && verify_checksums) {
+    const size_t charge = block->size() + sizeof(Block);
+    Cache::Handle* h = cache_->insert(cache_key, block.release(), charge, &DeleteCachedBlock);
+    ref->set_cached(cache_, h);
+  } else {
+    ref->set_owned(std::move(block));
+  }
+  return Status::OK();
+}
+
+bool Table::key_may_match(const Slice& user_key) const {
+  return !has_filter_ || BloomFilterMayMatch(Slice(filter_), user_key);
+}
+
+Status Table::get(const Slice& internal_lookup_key,
+                  const std::function<void(const Slice& ikey, const Slice& value)>& fn) const {
+  if (internal_lookup_key.size() >= 8 && !key_may_match(ExtractUserKey(internal_lookup_key))) return Status::OK();
+  std::unique_ptr<InternalIterator> index = index_block_->new_iterator(options_.comparator);
+  // Normally the first block tried holds the answer; the loop only moves on
+  // when the lookup key falls between a block's last key and its separator.
+  for (index->seek(internal_lookup_key); index->valid(); index->next()) {
+    Slice encoded = index->value();
+    BlockHandle handle;
+    if (!handle.decode_from(&encoded).ok()) {
+      return Status::Corruption("bad block handle in index", options_.file_name);
+    }
+    BlockRef ref;
+    Status s = read_data_block(handle, /*verify_checksums=*/true, &ref);
+    if (!s.ok()) return s;
+    std::unique_ptr<InternalIterator> it = ref.get()->new_iterator(options_.comparator);
+    it->seek(internal_lookup_key);
+    if (it->valid()) {
+      fn(it->key(), it->value());
+      return Status::OK();
+    }
+    if (!it->status().ok()) return it->status();
+  }
+  return index->status();
+}
+
+std::unique_ptr<InternalIterator> Table::new_iterator(bool verify_checksums) const {
+  return std::make_unique<TwoLevelIterator>(this, verify_checksums);
+}
+
+uint64_t Table::approximate_offset_of(const Slice& key) const {
+  std::unique_ptr<InternalIterator> index = index_block_->new_iterator(options_.comparator);
+  index->seek(key);
+  if (index->valid()) {
+    Slice encoded = index->value();
+    BlockHandle handle;
+    if (handle.decode_from(&encoded).ok()) return handle.offset;
+  }
+  return data_end_;
+}
+
+}  // namespace lightning

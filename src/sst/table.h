@@ -1,0 +1,103 @@
+// Copyright (c) Lightning authors. MIT License.
+//
+// Table: a read-only SSTable (format: docs/SSTABLE.md).
+//
+// open() reads and verifies the footer, the index block, the bloom filter and
+// the properties, and keeps them in memory for the table's lifetime. Data
+// blocks are read on demand, checksum-verified, decompressed, and (if a block
+// cache is given) shared through it: cache key = fixed64(cache id) |
+// fixed64(block offset), value = the decoded Block.
+//
+// Errors: damage anywhere yields Corruption (naming the file and offset), an
+// unknown format version NotSupported; damaged data is never returned.
+//
+// Thread-safety: after open() a Table is immutable; get(), key_may_match(),
+// approximate_offset_of() and new_iterator() may be called from many threads
+// at once. Each iterator is used by one thread at a time.
+// Lifetime: iterators reference the Table, which must outlive them; the
+// comparator in the options and the block cache must outlive the Table.
+#ifndef LIGHTNING_SST_TABLE_H_
+#define LIGHTNING_SST_TABLE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "cache/cache.h"
+#include "lightning/env.h"
+#include "lightning/slice.h"
+#include "lightning/status.h"
+#include "sst/block.h"
+#include "sst/format.h"
+#include "sst/table_options.h"
+#include "sst/table_properties.h"
+#include "util/iterator.h"
+
+namespace lightning {
+
+class Table {
+ public:
+  // Opens the table stored in file, whose size is file_size. options must
+  // carry the comparator the table was written with; block_cache may be null.
+  static Status open(const TableOptions& options, std::unique_ptr<RandomAccessFile> file, uint64_t file_size,
+                     Cache* block_cache, std::unique_ptr<Table>* table);
+
+  ~Table();
+  Table(const Table&) = delete;
+  Table& operator=(const Table&) = delete;
+
+  // False only if the table certainly holds no entry with this user key.
+  bool key_may_match(const Slice& user_key) const;
+
+  // Finds the first entry whose key is >= internal_lookup_key and, if there
+  // is one, calls fn(key, value) on it (the slices are valid only during the
+  // call). The caller checks that the user key matches and inspects the
+  // type. Skips the table when the bloom filter excludes the user key, so fn
+  // may not be called even though a greater key exists. Returns the error
+  // (Corruption, IOError) if a block cannot be read.
+  Status get(const Slice& internal_lookup_key,
+             const std::function<void(const Slice& ikey, const Slice& value)>& fn) const;
+
+  // A cursor over all entries, in both directions. verify_checksums=false
+  // skips checksum checks of data blocks not already cached (blocks read
+  // that way are not inserted into the cache).
+  std::unique_ptr<InternalIterator> new_iterator(bool verify_checksums = true) const;
+
+  // The approximate file offset where key's data is (or would be): the
+  // offset of the data block that would hold it; the end of the data blocks
+  // for keys past the last.
+  uint64_t approximate_offset_of(const Slice& key) const;
+
+  const TableProperties& properties() const { return properties_; }
+  uint64_t file_size() const { return file_size_; }
+
+ private:
+  class BlockRef;
+  class TwoLevelIterator;
+
+  Table(const TableOptions& options, std::unique_ptr<RandomAccessFile> file, uint64_t file_size, Cache* cache);
+
+  // Checks that a handle lies inside the file's block area.
+  Status check_handle(const BlockHandle& handle) const;
+  // Reads (or finds in the cache) the data block at handle.
+  Status read_data_block(const BlockHandle& handle, bool verify_checksums, BlockRef* ref) const;
+  // Reads a block that is kept by the Table itself (index, metaindex, ...).
+  Status read_meta_block(const BlockHandle& handle, std::unique_ptr<Block>* block) const;
+
+  const TableOptions options_;
+  const std::unique_ptr<RandomAccessFile> file_;
+  const uint64_t file_size_;
+  Cache* const cache_;
+  uint64_t cache_id_ = 0;
+
+  std::unique_ptr<Block> index_block_;
+  std::string filter_;    // bloom filter bytes; empty: no filter
+  bool has_filter_ = false;
+  uint64_t data_end_ = 0;  // offset just past the last data block
+  TableProperties properties_;
+};
+
+}  // namespace lightning
+
+#endif  // LIGHTNING_SST_TABLE_H_
