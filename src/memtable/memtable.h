@@ -50,8 +50,8 @@ class MemTable : public std::enable_shared_from_this<MemTable> {
   MemTable(const MemTable&) = delete;
   MemTable& operator=(const MemTable&) = delete;
 
-  // Records user_key -> value at sequence number seq (value is ignored, and
-  // should be empty, for kTypeDeletion).
+  // Records user_key -> value at sequence number seq. For kTypeDeletion the
+  // value is still stored but never returned; callers pass an empty one.
   // REQUIRES: one writer at a time; (user_key, seq) not already present;
   // user_key.size() + 8 and value.size() fit in 32 bits (the DB enforces far
   // smaller limits: kMaxKeySize, kMaxValueSize).
