@@ -312,6 +312,30 @@ TEST_F(ArcCacheTest, ChargeAccountingWithPinnedEntries) {
   EXPECT_EQ(DeletedCount(), next_value - 1);
 }
 
+Cache* g_reentrant_cache = nullptr;
+
+// Deleting "a" touches the cache again; this would deadlock if deleters ran
+// under a shard mutex.
+void ReentrantDeleter(const Slice& key, void* value) {
+  RecordingDeleter(key, value);
+  if (key == Slice("a")) {
+    g_reentrant_cache->erase("b");
+    g_reentrant_cache->release(g_reentrant_cache->insert("c", V(3), 1, &RecordingDeleter));
+  }
+}
+
+TEST_F(ArcCacheTest, DeleterMayCallBackIntoTheCache) {
+  auto cache = NewArcCache(100, 0);  // one shard: a, b and c share a mutex
+  g_reentrant_cache = cache.get();
+  cache->release(cache->insert("a", V(1), 1, &ReentrantDeleter));
+  Put(cache.get(), "b", 2);
+  cache->erase("a");
+  EXPECT_EQ(TimesDeleted("a", 1), 1u);
+  EXPECT_EQ(TimesDeleted("b", 2), 1u);
+  EXPECT_EQ(Get(cache.get(), "c"), 3u);
+  g_reentrant_cache = nullptr;
+}
+
 TEST_F(ArcCacheTest, NewIdIsUnique) {
   auto cache = NewArcCache(10);
   const uint64_t a = cache->new_id();

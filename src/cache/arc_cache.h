@@ -28,11 +28,12 @@
 // is the paper's with delta = g (one "page" of that key's size):
 //   B1 hit: p = min(c, p + g * max(|B2| / |B1|, 1))
 //   B2 hit: p = max(0, p - g * max(|B1| / |B2|, 1))
-// Bounds, maintained before every admission of an entry of charge s:
+// Bounds, re-established by every insert() of an entry of charge s before
+// the entry is linked in:
 //   |T1| + |T2|               <= c   (REPLACE runs until resident + s <= c)
 //   |T1| + |B1|               <= c   (a new key drops B1's LRU ghosts, then,
-//                                     if B1 is empty, T1's LRU entries —
-//                                     the paper's case IV.A)
+//                                     if B1 is empty, T1's LRU entries
+//                                     outright: the paper's case IV.A)
 //   |T1| + |T2| + |B1| + |B2| <= 2c  (drops B2's, then B1's, LRU ghosts)
 // With unit charges all of this reduces exactly to the paper's algorithm.
 //
@@ -61,7 +62,10 @@
 //
 // Memory: values are charged as the caller says. The cache's own overhead,
 // not charged, is one node (~80 bytes + key) per resident entry and per
-// ghost; ghosts are bounded to c bytes of remembered charge per shard.
+// ghost; a shard's ghosts remember at most 2c - |T1| - |T2| bytes of charge
+// (so about c once the shard is full).
+// Demoting an entry to a ghost allocates the ghost node under the shard
+// mutex (the evicted node itself is freed after the mutex is dropped).
 //
 // Sharding: keys are spread over 2^num_shard_bits shards by the high bits of
 // Hash64(key); each shard has its own mutex, hash table and ARC state, and
@@ -89,8 +93,8 @@ namespace lightning {
 
 // A new ARC cache of capacity_bytes. num_shard_bits < 0 chooses the shard
 // count automatically: the largest power of two up to 64 that leaves every
-// shard at least 512 KiB (so small caches get one shard). An explicit value
-// is clamped to [0, 16].
+// shard at least 512 KiB (so small caches get one shard). Larger explicit
+// values are clamped to 16.
 std::unique_ptr<Cache> NewArcCache(size_t capacity_bytes, int num_shard_bits = -1);
 
 // ---------------------------------------------------------------------------
