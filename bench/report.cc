@@ -7,7 +7,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
-#include <set>
 
 namespace lightning::bench {
 namespace {
@@ -397,7 +396,12 @@ std::string markdown_report(const Flags& flags, const RunInfo& info, const std::
   if (flags.histogram) {
     md += "| workload | engine | P50 us | P99 us | P99.9 us | P99.99 us | max us |\n";
     md += "|---|---|---:|---:|---:|---:|---:|\n";
-    for (const std::string& name : std::set<std::string>(flags.benchmarks.begin(), flags.benchmarks.end())) {
+    // Each workload name once, in --benchmarks order.
+    std::vector<std::string> names;
+    for (const std::string& b : flags.benchmarks) {
+      if (std::find(names.begin(), names.end(), b) == names.end()) names.push_back(b);
+    }
+    for (const std::string& name : names) {
       for (const EngineResult& e : engines) {
         for (const WorkloadResult& w : e.workloads) {
           if (w.name != name || w.skipped) continue;
