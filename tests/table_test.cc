@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <thread>
+#include <vector>
 #include <string>
 #include <tuple>
 
@@ -577,6 +579,50 @@ TEST(TablePosix, RoundTripThroughTheFileSystem) {
   Status s = OpenTable(env, options.file_name, options, nullptr, &table);
   ASSERT_TRUE(s.ok()) << s.ToString();
   CheckTable(*table, model, &rnd);
+}
+
+// A comparator with another name (and order) than the table's.
+class ReverseComparator final : public Comparator {
+ public:
+  int compare(const Slice& a, const Slice& b) const override { return b.compare(a); }
+  const char* name() const override { return "test.Reverse"; }
+};
+
+TEST(TableOpen, ComparatorMismatchIsRefused) {
+  std::unique_ptr<Env> env = NewMemoryEnv();
+  TableOptions options = SmallBlockOptions(CompressionType::kNone);
+  Model model = NewModel();
+  model[IKey("k", 1, kTypeValue)] = "v";
+  uint64_t size = 0;
+  ASSERT_TRUE(BuildTable(env.get(), "/t.sst", options, model, &size).ok());
+  ReverseComparator reverse;
+  options.comparator = &reverse;
+  std::unique_ptr<Table> table;
+  Status s = OpenTable(env.get(), "/t.sst", options, nullptr, &table);
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  EXPECT_EQ(table, nullptr);
+}
+
+TEST(TableConcurrency, ParallelReadersShareTableAndCache) {
+  std::unique_ptr<Env> env = NewMemoryEnv();
+  TableOptions options = SmallBlockOptions(CompressionType::kSnappy);
+  options.block_size = 512;
+  Model model = NewModel();
+  test::Random rnd(5);
+  for (int i = 0; i < 2000; i++) model[RandomIKey(&rnd)] = rnd.random_bytes(rnd.uniform(60));
+  uint64_t size = 0;
+  ASSERT_TRUE(BuildTable(env.get(), "/t.sst", options, model, &size).ok());
+  std::unique_ptr<Cache> cache = NewArcCache(32 << 10);  // small: constant eviction
+  std::unique_ptr<Table> table;
+  ASSERT_TRUE(OpenTable(env.get(), "/t.sst", options, cache.get(), &table).ok());
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; t++) {
+    threads.emplace_back([&, t] {
+      test::Random trnd(100 + t);
+      CheckTable(*table, model, &trnd, /*verify_checksums=*/t % 2 == 0, 100);
+    });
+  }
+  for (std::thread& th : threads) th.join();
 }
 
 }  // namespace

@@ -116,8 +116,9 @@ Slice MaybeCompressBlock(const Slice& raw, CompressionType requested, std::strin
   *type = CompressionType::kNone;
   if (requested == CompressionType::kNone) return raw;
   if (!CompressBlock(requested, raw, scratch)) return raw;
-  // Decompression costs CPU on every read; only pay it for a real saving.
-  if (scratch->size() >= raw.size() - raw.size() / 8) return raw;
+  // Decompression costs CPU on every read; only pay it for a real saving
+  // (at least 1/8 of the block).
+  if (scratch->size() > raw.size() - raw.size() / 8) return raw;
   *type = requested;
   return Slice(*scratch);
 }

@@ -274,6 +274,12 @@ Status Table::open(const TableOptions& options, std::unique_ptr<RandomAccessFile
   }
   if (!it->status().ok()) return WithFileName(it->status(), options.file_name);
   if (!has_properties) return WithFileName(Status::Corruption("SSTable has no properties block"), options.file_name);
+  // Reading with another order would give wrong answers, not errors.
+  if (t->properties_.comparator_name != options.comparator->name()) {
+    return Status::InvalidArgument("SSTable was written with comparator " + t->properties_.comparator_name +
+                                       ", opened with " + options.comparator->name(),
+                                   options.file_name);
+  }
   t->data_end_ = data_end;
 
   if (block_cache != nullptr) t->cache_id_ = block_cache->new_id();
@@ -344,7 +350,8 @@ bool Table::key_may_match(const Slice& user_key) const {
 
 Status Table::get(const Slice& internal_lookup_key,
                   const std::function<void(const Slice& ikey, const Slice& value)>& fn) const {
-  if (internal_lookup_key.size() >= 8 && !key_may_match(ExtractUserKey(internal_lookup_key))) return Status::OK();
+  if (internal_lookup_key.size() < 8) return Status::InvalidArgument("Table::get needs an internal key");
+  if (!key_may_match(ExtractUserKey(internal_lookup_key))) return Status::OK();
   std::unique_ptr<InternalIterator> index = index_block_->new_iterator(options_.comparator);
   // Normally the first block tried holds the answer; the loop only moves on
   // when the lookup key falls between a block's last key and its separator.

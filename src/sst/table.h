@@ -39,7 +39,8 @@ namespace lightning {
 class Table {
  public:
   // Opens the table stored in file, whose size is file_size. options must
-  // carry the comparator the table was written with; block_cache may be null.
+  // carry the comparator the table was written with (checked by name:
+  // InvalidArgument otherwise); block_cache may be null.
   static Status open(const TableOptions& options, std::unique_ptr<RandomAccessFile> file, uint64_t file_size,
                      Cache* block_cache, std::unique_ptr<Table>* table);
 
@@ -55,7 +56,8 @@ class Table {
   // call). The caller checks that the user key matches and inspects the
   // type. Skips the table when the bloom filter excludes the user key, so fn
   // may not be called even though a greater key exists. Returns the error
-  // (Corruption, IOError) if a block cannot be read.
+  // (Corruption, IOError) if a block cannot be read; InvalidArgument if the
+  // key is shorter than an internal key's 8-byte tag.
   Status get(const Slice& internal_lookup_key,
              const std::function<void(const Slice& ikey, const Slice& value)>& fn) const;
 

@@ -13,6 +13,7 @@ TableBuilder::TableBuilder(const TableOptions& options, WritableFile* file)
   if (options_.bloom_bits_per_key > 0) filter_ = std::make_unique<BloomFilterBuilder>(options_.bloom_bits_per_key);
   props_.bloom_bits_per_key = options_.bloom_bits_per_key > 0 ? static_cast<uint64_t>(options_.bloom_bits_per_key) : 0;
   props_.compression = static_cast<uint64_t>(options_.compression);
+  props_.comparator_name = options_.comparator->name();
 }
 
 TableBuilder::~TableBuilder() { assert(closed_ && "TableBuilder destroyed without finish() or abandon()"); }

@@ -26,6 +26,7 @@ constexpr NumberField kNumberFields[] = {
     {"lightning.raw_key_size", &TableProperties::raw_key_size},
     {"lightning.raw_value_size", &TableProperties::raw_value_size},
 };
+constexpr const char* kComparator = "lightning.comparator";
 constexpr const char* kLargestKey = "lightning.largest_key";
 constexpr const char* kSmallestKey = "lightning.smallest_key";
 
@@ -38,6 +39,7 @@ std::string TableProperties::encode() const {
     PutVarint64(&v, this->*(f.field));
     entries[f.name] = std::move(v);
   }
+  entries[kComparator] = comparator_name;
   entries[kSmallestKey] = smallest_key;
   entries[kLargestKey] = largest_key;
   BlockBuilder builder(1);
@@ -52,6 +54,10 @@ Status TableProperties::decode_from(const Block& block) {
     const Slice name = it->key();
     if (name == Slice(kSmallestKey)) {
       smallest_key = it->value().ToString();
+      continue;
+    }
+    if (name == Slice(kComparator)) {
+      comparator_name = it->value().ToString();
       continue;
     }
     if (name == Slice(kLargestKey)) {
