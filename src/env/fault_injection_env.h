@@ -51,6 +51,9 @@
 //                Env::create_dir_if_missing
 //   kSyncDir     Env::sync_dir
 //   kAny         all of the above (as a counter, and as a fail_nth_call kind)
+// A WritableFile destroyed without close() flushes its buffer like a real
+// file would (not counted, never injected) -- unless the filesystem is
+// inactive or the handle is dead, in which case the buffer is lost.
 // Reads, file_exists, is_directory, get_children, get_file_size, lock_file,
 // unlock_file and the clock pass straight through and never fail here (a test
 // must be able to release the database lock even after a "crash").
