@@ -358,7 +358,9 @@ bool ReadsCorrectOrFails(Env* env, const TableOptions& options, const Model& mod
   } else if (r != model.rend()) {
     ADD_FAILURE() << "backward scan ended early without an error";
   }
-  for (const auto& [k, v] : model) {
+  for (const auto& entry : model) {
+    const std::string& k = entry.first;
+    const std::string& v = entry.second;
     bool called = false;
     s = table->get(k, [&](const Slice& gk, const Slice& gv) {
       called = true;

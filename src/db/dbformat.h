@@ -65,15 +65,18 @@ inline uint64_t ExtractTag(const Slice& internal_key) {
 // Orders internal keys: user key ascending, then tag (sequence, type) descending.
 class InternalKeyComparator final : public Comparator {
  public:
-  explicit InternalKeyComparator(const Comparator* user) : user_(user) {}
+  explicit InternalKeyComparator(const Comparator* user)
+      : user_(user), name_(std::string("lightning.InternalKeyComparator:") + user->name()) {}
   int compare(const Slice& a, const Slice& b) const override;
-  const char* name() const override { return "lightning.InternalKeyComparator"; }
+  // Embeds the user comparator's name, so tables record which order they use.
+  const char* name() const override { return name_.c_str(); }
   void find_shortest_separator(std::string* start, const Slice& limit) const override;
   void find_short_successor(std::string* key) const override;
   const Comparator* user_comparator() const { return user_; }
 
  private:
   const Comparator* user_;
+  std::string name_;
 };
 
 // A key for looking up user_key as of sequence number seq in a memtable or a
