@@ -4,7 +4,9 @@
 // WalRecoveryMode, simulated power loss, and the sticky write error.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
+#include <thread>
 #include <string>
 
 #include "env/fault_injection_env.h"
@@ -323,6 +325,61 @@ TEST(StickyErrorTest, FailedAppendMakesTheDatabaseRefuseWrites) {
   EXPECT_TRUE(db->put("a", "1").IsIOError());
   env.clear_error_injection();
   EXPECT_TRUE(db->put("b", "2").IsIOError());
+}
+
+// kNormal: the background thread fsyncs the log every wal_sync_interval_ms,
+// so after an interval passes, a power loss loses nothing written before it.
+TEST(BackgroundSyncTest, NormalModeWritesBecomeDurableWithoutExplicitSync) {
+  auto base = NewMemoryEnv();
+  FaultInjectionEnv env(base.get());
+  Options options;
+  options.env = &env;
+  options.wal_sync_mode = WalSyncMode::kNormal;
+  options.wal_sync_interval_ms = 5;
+  auto r = Database::open("/db", options);
+  ASSERT_TRUE(r.ok());
+  std::unique_ptr<Database> db = std::move(r.value());
+  for (int i = 0; i < 100; i++) ASSERT_TRUE(db->put(Key(i), "v").ok());
+  // Wait until a background fsync happened and none has been needed for 20
+  // intervals (while writes are pending, one follows within an interval).
+  const uint64_t before = env.call_count(FaultInjectionEnv::OpKind::kSync);
+  uint64_t last = before;
+  int quiet_ms = 0;
+  for (int waited_ms = 0; last == before || quiet_ms < 100; waited_ms++) {
+    ASSERT_LT(waited_ms, 30000) << "no background fsync";
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    const uint64_t now = env.call_count(FaultInjectionEnv::OpKind::kSync);
+    quiet_ms = now == last ? quiet_ms + 1 : 0;
+    last = now;
+  }
+  env.set_filesystem_active(false);
+  (void)db->close();
+  db.reset();
+  ASSERT_TRUE(env.drop_unsynced_data().ok());
+  env.set_filesystem_active(true);
+  r = Database::open("/db", options);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  for (int i = 0; i < 100; i++) ASSERT_TRUE(r.value()->get(Key(i)).ok()) << i;
+}
+
+TEST(BackgroundSyncTest, FailedBackgroundSyncMakesTheDatabaseRefuseWrites) {
+  auto base = NewMemoryEnv();
+  FaultInjectionEnv env(base.get());
+  Options options;
+  options.env = &env;
+  options.wal_sync_interval_ms = 5;
+  auto r = Database::open("/db", options);
+  ASSERT_TRUE(r.ok());
+  std::unique_ptr<Database> db = std::move(r.value());
+  env.fail_nth_call(FaultInjectionEnv::OpKind::kSync, 1);
+  ASSERT_TRUE(db->put("k", "v").ok());  // acknowledged: in the OS, fsync pending
+  Status s;
+  for (int waited_ms = 0; (s = db->put("k2", "v")).ok(); waited_ms++) {
+    ASSERT_LT(waited_ms, 30000) << "the failed background fsync was never reported";
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_TRUE(s.IsIOError()) << s.ToString();
+  EXPECT_NE(std::string::npos, s.message().find("background fsync")) << s.message();
 }
 
 }  // namespace

@@ -50,6 +50,11 @@ class WritableFile {
   virtual Status flush() = 0;
   // Durably persists the data appended so far (fdatasync).
   virtual Status sync() = 0;
+  // Durably persists the data that flush() had handed to the OS before this
+  // call. Unlike the other methods it may run concurrently with append() and
+  // flush() from another thread, so a background fsync need not stop the
+  // writer. Default: NotSupported (use sync() instead).
+  virtual Status sync_flushed();
   virtual Status close() = 0;
 };
 

@@ -500,14 +500,33 @@ Status DBImpl::write_impl(const WriteBatch* batch, Durability durability) {
 void DBImpl::sync_thread_main() {
   const uint64_t interval_us = uint64_t{options_.wal_sync_interval_ms} * 1000;
   const bool sync = options_.wal_sync_mode == WalSyncMode::kNormal;
+  bool can_sync_beside_writers = true;
   port::MutexLock l(&mu_);
   while (!shutting_down_) {
     bg_cv_.wait_for_micros(interval_us);
     if (shutting_down_) break;
     const bool pending = sync ? unsynced_ : unflushed_;
     if (!pending || !bg_error_.ok()) continue;
+    if (sync && can_sync_beside_writers) {
+      // In kNormal every commit is already in the OS, so the fsync can run
+      // beside the writers instead of holding up the write queue for its
+      // whole duration. A commit racing with it sets unsynced_ again.
+      unsynced_ = false;
+      mu_.unlock();
+      Status s = log_->sync_flushed();
+      mu_.lock();
+      if (s.ok()) continue;
+      unsynced_ = true;
+      if (!s.IsNotSupported()) {
+        bg_error_ = Status::IOError("background fsync of the write-ahead log failed; the database refuses "
+                                    "further writes until it is reopened",
+                                    s.ToString());
+        continue;
+      }
+      can_sync_beside_writers = false;
+    }
     mu_.unlock();
-    // A failure here becomes the sticky background error inside write_impl.
+    // Through the write queue; a failure becomes the sticky error there.
     (void)NoThrow([&] { return write_impl(nullptr, sync ? Durability::kSynced : Durability::kFlushed); });
     mu_.lock();
   }

@@ -77,7 +77,8 @@ class DBImpl final : public Database {
   bool shutting_down_ GUARDED_BY(mu_) = false;
   port::CondVar bg_cv_;
 
-  // Touched only by the current write leader (or by open/close, alone).
+  // Touched only by the current write leader (or by open/close, alone),
+  // except log_->sync_flushed(), which the sync thread calls beside it.
   std::unique_ptr<wal::WalWriter> log_;
   WriteBatch group_scratch_;                      // the group's batches, merged
   std::vector<const WriteBatch*> group_batches_;  // the group's batches, in order

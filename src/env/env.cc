@@ -6,6 +6,7 @@ namespace lightning {
 SequentialFile::~SequentialFile() = default;
 RandomAccessFile::~RandomAccessFile() = default;
 WritableFile::~WritableFile() = default;
+Status WritableFile::sync_flushed() { return Status::NotSupported("sync_flushed"); }
 FileLock::~FileLock() = default;
 Env::~Env() = default;
 

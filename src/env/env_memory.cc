@@ -84,6 +84,7 @@ class MemWritableFile final : public WritableFile {
   }
   Status flush() override { return Status::OK(); }
   Status sync() override { return Status::OK(); }
+  Status sync_flushed() override { return Status::OK(); }
   Status close() override { return Status::OK(); }
 
  private:

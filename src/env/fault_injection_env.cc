@@ -95,6 +95,18 @@ class FaultInjectionEnv::File final : public WritableFile {
     return s;
   }
 
+  // Makes durable what earlier flushes wrote to the target (not this
+  // wrapper's own buffer). Every call holds env_->mu_, so it is also safe
+  // beside append()/flush() from another thread.
+  Status sync_flushed() override {
+    port::MutexLock l(&env_->mu_);
+    Status s = env_->begin_op(OpKind::kSync, fname_);
+    if (s.ok()) s = check_usable_locked();
+    if (s.ok()) s = target_->sync();  // the target's own buffer is always empty
+    if (s.ok()) state_->synced = std::max(state_->synced, state_->size);
+    return s;
+  }
+
   // Releases the target file whatever happens; on failure the buffered data
   // is lost (as after a failed close(2)).
   Status close() override {

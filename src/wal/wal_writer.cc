@@ -48,6 +48,7 @@ Status WalWriter::add_record(uint64_t sequence, const Slice& payload) {
 
 Status WalWriter::flush() { return file_->flush(); }
 Status WalWriter::sync() { return file_->sync(); }
+Status WalWriter::sync_flushed() { return file_->sync_flushed(); }
 
 Status WalWriter::close() {
   if (!file_) return Status::OK();

@@ -34,6 +34,10 @@ class WalWriter {
   Status flush();
   // Flushes and fdatasyncs: survives power loss.
   Status sync();
+  // Makes durable what flush() already handed to the OS. The one method that
+  // may run concurrently with the leader's add_record()/flush() (see
+  // WritableFile::sync_flushed); NotSupported if the Env's file cannot.
+  Status sync_flushed();
   Status close();
 
   uint64_t log_number() const { return log_number_; }
