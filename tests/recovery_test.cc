@@ -208,16 +208,19 @@ TEST_F(RecoveryTest, LogFilesWithoutManifestAreRefused) {
   EXPECT_NE(std::string::npos, s.message().find("no MANIFEST")) << s.message();
 }
 
-// Simulated power loss on the fault-injecting Env.
-class PowerLossTest : public ::testing::TestWithParam<WalSyncMode> {
+// A database on the fault-injecting Env (over an in-memory Env).
+class FaultEnvTest : public ::testing::Test {
  protected:
-  PowerLossTest() : base_(NewMemoryEnv()), env_(base_.get()) {
-    options_.env = &env_;
-    options_.wal_sync_mode = GetParam();
-    options_.wal_sync_interval_ms = 1000000;  // no background sync during the test
+  FaultEnvTest() : base_(NewMemoryEnv()), env_(base_.get()) { options_.env = &env_; }
+  void open(const std::string& path = "/db") {
+    db_.reset();
+    auto r = Database::open(path, options_);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    db_ = std::move(r.value());
   }
-  // Cuts the power: nothing more reaches the disk, then unsynced data is lost.
-  void power_loss(bool torn, uint64_t seed) {
+  // Cuts the power: nothing more reaches the disk, then unsynced data is lost
+  // (all of it, or a random prefix of it: torn writes).
+  void power_loss(bool torn = false, uint64_t seed = 0) {
     env_.set_filesystem_active(false);
     (void)db_->close();
     db_.reset();
@@ -230,12 +233,18 @@ class PowerLossTest : public ::testing::TestWithParam<WalSyncMode> {
   std::unique_ptr<Database> db_;
 };
 
+class PowerLossTest : public FaultEnvTest, public ::testing::WithParamInterface<WalSyncMode> {
+ protected:
+  PowerLossTest() {
+    options_.wal_sync_mode = GetParam();
+    options_.wal_sync_interval_ms = 1000000;  // no background sync during the test
+  }
+};
+
 TEST_P(PowerLossTest, SurvivorsAreAPrefixAndSyncedWritesSurvive) {
   for (uint64_t round = 0; round < 20; round++) {
     const std::string path = "/db" + std::to_string(round);
-    auto r = Database::open(path, options_);
-    ASSERT_TRUE(r.ok()) << r.status().ToString();
-    db_ = std::move(r.value());
+    open(path);
     const int n = 50 + static_cast<int>(round) * 7;
     const int synced_upto = static_cast<int>(round % 3 == 0 ? n / 2 : 0);
     for (int i = 0; i < n; i++) {
@@ -251,9 +260,7 @@ TEST_P(PowerLossTest, SurvivorsAreAPrefixAndSyncedWritesSurvive) {
       }
     }
     power_loss(/*torn=*/round % 2 == 1, round);
-    r = Database::open(path, options_);
-    ASSERT_TRUE(r.ok()) << r.status().ToString();
-    db_ = std::move(r.value());
+    open(path);
     int present = 0;
     std::string value;
     for (int i = 0; i < n; i++) {
@@ -281,100 +288,69 @@ TEST_P(PowerLossTest, SurvivorsAreAPrefixAndSyncedWritesSurvive) {
 INSTANTIATE_TEST_SUITE_P(SyncModes, PowerLossTest,
                          ::testing::Values(WalSyncMode::kFull, WalSyncMode::kNormal, WalSyncMode::kOff));
 
-TEST(StickyErrorTest, FailedSyncMakesTheDatabaseRefuseWrites) {
-  auto base = NewMemoryEnv();
-  FaultInjectionEnv env(base.get());
-  Options options;
-  options.env = &env;
-  options.wal_sync_mode = WalSyncMode::kFull;
-  auto r = Database::open("/db", options);
-  ASSERT_TRUE(r.ok());
-  std::unique_ptr<Database> db = std::move(r.value());
-  ASSERT_TRUE(db->put("before", "1").ok());
+TEST_F(FaultEnvTest, FailedSyncMakesTheDatabaseRefuseWrites) {
+  options_.wal_sync_mode = WalSyncMode::kFull;
+  open();
+  ASSERT_TRUE(db_->put("before", "1").ok());
 
-  env.fail_nth_call(FaultInjectionEnv::OpKind::kSync, 1);
-  Status s = db->put("failing", "2");
+  env_.fail_nth_call(FaultInjectionEnv::OpKind::kSync, 1);
+  Status s = db_->put("failing", "2");
   ASSERT_TRUE(s.IsIOError()) << s.ToString();
-  env.clear_error_injection();
+  env_.clear_error_injection();
   // The filesystem works again, but the database does not pretend.
-  s = db->put("after", "3");
+  s = db_->put("after", "3");
   EXPECT_TRUE(s.IsIOError()) << s.ToString();
   EXPECT_NE(std::string::npos, s.message().find("refuses further writes")) << s.message();
-  EXPECT_TRUE(db->remove("before").IsIOError());
-  EXPECT_TRUE(db->sync_wal().IsIOError());
-  EXPECT_EQ("1", db->get("before").value());  // reads go on
-  EXPECT_TRUE(db->close().IsIOError());
-  db.reset();
+  EXPECT_TRUE(db_->remove("before").IsIOError());
+  EXPECT_TRUE(db_->sync_wal().IsIOError());
+  EXPECT_EQ("1", db_->get("before").value());  // reads go on
+  EXPECT_TRUE(db_->close().IsIOError());
 
-  r = Database::open("/db", options);
-  ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_EQ("1", r.value()->get("before").value());
-  EXPECT_TRUE(r.value()->get("after").status().IsNotFound());
-  ASSERT_TRUE(r.value()->put("after", "3").ok());
+  open();
+  EXPECT_EQ("1", db_->get("before").value());
+  EXPECT_TRUE(db_->get("after").status().IsNotFound());
+  ASSERT_TRUE(db_->put("after", "3").ok());
 }
 
-TEST(StickyErrorTest, FailedAppendMakesTheDatabaseRefuseWrites) {
-  auto base = NewMemoryEnv();
-  FaultInjectionEnv env(base.get());
-  Options options;
-  options.env = &env;
-  auto r = Database::open("/db", options);
-  ASSERT_TRUE(r.ok());
-  std::unique_ptr<Database> db = std::move(r.value());
-  env.fail_nth_call(FaultInjectionEnv::OpKind::kAppend, 1);
-  EXPECT_TRUE(db->put("a", "1").IsIOError());
-  env.clear_error_injection();
-  EXPECT_TRUE(db->put("b", "2").IsIOError());
+TEST_F(FaultEnvTest, FailedAppendMakesTheDatabaseRefuseWrites) {
+  open();
+  env_.fail_nth_call(FaultInjectionEnv::OpKind::kAppend, 1);
+  EXPECT_TRUE(db_->put("a", "1").IsIOError());
+  env_.clear_error_injection();
+  EXPECT_TRUE(db_->put("b", "2").IsIOError());
 }
 
 // kNormal: the background thread fsyncs the log every wal_sync_interval_ms,
 // so after an interval passes, a power loss loses nothing written before it.
-TEST(BackgroundSyncTest, NormalModeWritesBecomeDurableWithoutExplicitSync) {
-  auto base = NewMemoryEnv();
-  FaultInjectionEnv env(base.get());
-  Options options;
-  options.env = &env;
-  options.wal_sync_mode = WalSyncMode::kNormal;
-  options.wal_sync_interval_ms = 5;
-  auto r = Database::open("/db", options);
-  ASSERT_TRUE(r.ok());
-  std::unique_ptr<Database> db = std::move(r.value());
-  for (int i = 0; i < 100; i++) ASSERT_TRUE(db->put(Key(i), "v").ok());
-  // Wait until a background fsync happened and none has been needed for 20
+TEST_F(FaultEnvTest, NormalModeWritesBecomeDurableWithoutExplicitSync) {
+  options_.wal_sync_mode = WalSyncMode::kNormal;
+  options_.wal_sync_interval_ms = 5;
+  open();
+  for (int i = 0; i < 100; i++) ASSERT_TRUE(db_->put(Key(i), "v").ok());
+  // Wait until a background fsync happened and none has been needed for 100
   // intervals (while writes are pending, one follows within an interval).
-  const uint64_t before = env.call_count(FaultInjectionEnv::OpKind::kSync);
+  const uint64_t before = env_.call_count(FaultInjectionEnv::OpKind::kSync);
   uint64_t last = before;
   int quiet_ms = 0;
   for (int waited_ms = 0; last == before || quiet_ms < 100; waited_ms++) {
     ASSERT_LT(waited_ms, 30000) << "no background fsync";
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    const uint64_t now = env.call_count(FaultInjectionEnv::OpKind::kSync);
+    const uint64_t now = env_.call_count(FaultInjectionEnv::OpKind::kSync);
     quiet_ms = now == last ? quiet_ms + 1 : 0;
     last = now;
   }
-  env.set_filesystem_active(false);
-  (void)db->close();
-  db.reset();
-  ASSERT_TRUE(env.drop_unsynced_data().ok());
-  env.set_filesystem_active(true);
-  r = Database::open("/db", options);
-  ASSERT_TRUE(r.ok()) << r.status().ToString();
-  for (int i = 0; i < 100; i++) ASSERT_TRUE(r.value()->get(Key(i)).ok()) << i;
+  power_loss();
+  open();
+  for (int i = 0; i < 100; i++) ASSERT_TRUE(db_->get(Key(i)).ok()) << i;
 }
 
-TEST(BackgroundSyncTest, FailedBackgroundSyncMakesTheDatabaseRefuseWrites) {
-  auto base = NewMemoryEnv();
-  FaultInjectionEnv env(base.get());
-  Options options;
-  options.env = &env;
-  options.wal_sync_interval_ms = 5;
-  auto r = Database::open("/db", options);
-  ASSERT_TRUE(r.ok());
-  std::unique_ptr<Database> db = std::move(r.value());
-  env.fail_nth_call(FaultInjectionEnv::OpKind::kSync, 1);
-  ASSERT_TRUE(db->put("k", "v").ok());  // acknowledged: in the OS, fsync pending
+TEST_F(FaultEnvTest, FailedBackgroundSyncMakesTheDatabaseRefuseWrites) {
+  options_.wal_sync_interval_ms = 5;
+  open();
+  env_.fail_nth_call(FaultInjectionEnv::OpKind::kSync, 1);
+  ASSERT_TRUE(db_->put("k", "v").ok());  // acknowledged: in the OS, fsync pending
   Status s;
-  for (int waited_ms = 0; (s = db->put("k2", "v")).ok(); waited_ms++) {
+  for (int waited_ms = 0; (s = db_->put("k2", "v")).ok(); waited_ms++) {
     ASSERT_LT(waited_ms, 30000) << "the failed background fsync was never reported";
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }

@@ -6,6 +6,7 @@
 #define LIGHTNING_TESTS_UTIL_DB_TEST_UTIL_H_
 
 #include <map>
+#include <ostream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,6 +28,9 @@ struct DbConfig {
 // The configurations engine tests run under: POSIX and in-memory Envs, each
 // WAL sync mode.
 std::vector<DbConfig> StandardDbConfigs();
+
+// Prints a DbConfig by name in test output.
+inline void PrintTo(const DbConfig& config, std::ostream* os) { *os << config.name; }
 
 // Names parameterised tests after their DbConfig.
 inline std::string DbConfigName(const ::testing::TestParamInfo<DbConfig>& param_info) {
