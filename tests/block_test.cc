@@ -7,9 +7,10 @@
 
 #include <gtest/gtest.h>
 
-#include <map>
+#include <cstring>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "db/dbformat.h"
 #include "lightning/env.h"
@@ -17,27 +18,16 @@
 #include "sst/format.h"
 #include "util/coding.h"
 #include "util/hash.h"
+#include "util/internal_key_test_util.h"
 #include "util/random.h"
 
 namespace lightning {
 namespace {
 
-struct ModelLess {
-  const Comparator* cmp;
-  bool operator()(const std::string& a, const std::string& b) const { return cmp->compare(a, b) < 0; }
-};
-using Model = std::map<std::string, std::string, ModelLess>;
-
-const InternalKeyComparator* Icmp() {
-  static const InternalKeyComparator* const kIcmp = new InternalKeyComparator(BytewiseComparator());
-  return kIcmp;
-}
-
-std::string IKey(const std::string& user_key, SequenceNumber seq, ValueType type) {
-  std::string k;
-  AppendInternalKey(&k, ParsedInternalKey{user_key, seq, type});
-  return k;
-}
+using test::IKey;
+using test::Icmp;
+using test::Model;
+using test::ModelLess;
 
 // User keys with binary bytes and NULs, drawn so that many share prefixes.
 std::string RandomUserKey(test::Random* rnd) {
@@ -48,41 +38,12 @@ std::string RandomUserKey(test::Random* rnd) {
   return k;
 }
 
-std::string RandomIKey(test::Random* rnd) {
-  return IKey(RandomUserKey(rnd), rnd->uniform(1000), rnd->one_in(4) ? kTypeDeletion : kTypeValue);
-}
-
-std::string Describe(const Slice& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); i++) {
-    char buf[4];
-    std::snprintf(buf, sizeof(buf), "%02x", static_cast<unsigned char>(s[i]));
-    out += buf;
-  }
-  return out;
-}
+std::string RandomIKey(test::Random* rnd) { return test::RandomIKey(rnd, RandomUserKey); }
 
 // Checks full scans both ways, and seeks / seek_for_prevs followed by a few
 // steps, against the model.
 void CheckIterator(InternalIterator* it, const Model& model, test::Random* rnd) {
-  // Forward.
-  auto m = model.begin();
-  for (it->seek_to_first(); it->valid(); it->next(), ++m) {
-    ASSERT_TRUE(m != model.end()) << "extra key " << Describe(it->key());
-    ASSERT_EQ(Describe(it->key()), Describe(m->first));
-    ASSERT_TRUE(it->value() == Slice(m->second));
-  }
-  ASSERT_TRUE(it->status().ok()) << it->status().ToString();
-  ASSERT_TRUE(m == model.end()) << "missing key " << Describe(m->first);
-  // Backward.
-  auto r = model.rbegin();
-  for (it->seek_to_last(); it->valid(); it->prev(), ++r) {
-    ASSERT_TRUE(r != model.rend());
-    ASSERT_EQ(Describe(it->key()), Describe(r->first));
-    ASSERT_TRUE(it->value() == Slice(r->second));
-  }
-  ASSERT_TRUE(it->status().ok()) << it->status().ToString();
-  ASSERT_TRUE(r == model.rend());
+  ASSERT_NO_FATAL_FAILURE(test::CheckScansAgainstModel(it, model));
 
   // Targets: present keys, their neighbours in tag order, and random keys.
   std::vector<std::string> targets;
@@ -98,38 +59,7 @@ void CheckIterator(InternalIterator* it, const Model& model, test::Random* rnd) 
     if (p.sequence > 0) targets.push_back(IKey(p.user_key.ToString(), p.sequence - 1, kTypeValue));
   }
 
-  for (const std::string& target : targets) {
-    SCOPED_TRACE("target " + Describe(target));
-    it->seek(target);
-    auto lb = model.lower_bound(target);
-    for (int step = 0; step < 3; step++) {
-      if (lb == model.end()) {
-        ASSERT_FALSE(it->valid());
-        break;
-      }
-      ASSERT_TRUE(it->valid());
-      ASSERT_EQ(Describe(it->key()), Describe(lb->first));
-      ASSERT_TRUE(it->value() == Slice(lb->second));
-      it->next();
-      ++lb;
-    }
-    ASSERT_TRUE(it->status().ok());
-
-    it->seek_for_prev(target);
-    auto ub = model.upper_bound(target);  // first > target; the answer precedes it
-    for (int step = 0; step < 3; step++) {
-      if (ub == model.begin()) {
-        ASSERT_FALSE(it->valid());
-        break;
-      }
-      --ub;
-      ASSERT_TRUE(it->valid());
-      ASSERT_EQ(Describe(it->key()), Describe(ub->first));
-      ASSERT_TRUE(it->value() == Slice(ub->second));
-      it->prev();
-    }
-    ASSERT_TRUE(it->status().ok());
-  }
+  test::CheckSeeksAgainstModel(it, model, targets);
 }
 
 // Parameters: compression, target block bytes, restart interval.

@@ -21,30 +21,18 @@
 #include "sst/table_builder.h"
 #include "util/coding.h"
 #include "util/hash.h"
+#include "util/internal_key_test_util.h"
 #include "util/random.h"
 #include "util/temp_dir.h"
 
 namespace lightning {
 namespace {
 
-struct ModelLess {
-  const Comparator* cmp;
-  bool operator()(const std::string& a, const std::string& b) const { return cmp->compare(a, b) < 0; }
-};
-using Model = std::map<std::string, std::string, ModelLess>;
-
-const InternalKeyComparator* Icmp() {
-  static const InternalKeyComparator* const kIcmp = new InternalKeyComparator(BytewiseComparator());
-  return kIcmp;
-}
-
-Model NewModel() { return Model(ModelLess{Icmp()}); }
-
-std::string IKey(const std::string& user_key, SequenceNumber seq, ValueType type) {
-  std::string k;
-  AppendInternalKey(&k, ParsedInternalKey{user_key, seq, type});
-  return k;
-}
+using test::Hex;
+using test::IKey;
+using test::Icmp;
+using test::Model;
+using test::NewModel;
 
 std::string RandomUserKey(test::Random* rnd) {
   static const char* const kPrefixes[] = {"", "a", "ab", "abc", "\xff\xff", "user"};
@@ -54,19 +42,7 @@ std::string RandomUserKey(test::Random* rnd) {
   return k;
 }
 
-std::string RandomIKey(test::Random* rnd) {
-  return IKey(RandomUserKey(rnd), rnd->uniform(1000), rnd->one_in(4) ? kTypeDeletion : kTypeValue);
-}
-
-std::string Hex(const Slice& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); i++) {
-    char buf[4];
-    std::snprintf(buf, sizeof(buf), "%02x", static_cast<unsigned char>(s[i]));
-    out += buf;
-  }
-  return out;
-}
+std::string RandomIKey(test::Random* rnd) { return test::RandomIKey(rnd, RandomUserKey); }
 
 Status BuildTable(Env* env, const std::string& fname, const TableOptions& options, const Model& model,
                   uint64_t* file_size) {
@@ -106,23 +82,7 @@ const std::pair<const std::string, std::string>* LowerBound(const Model& model, 
 void CheckTable(const Table& table, const Model& model, test::Random* rnd, bool verify_checksums = true,
                 int random_targets = 300) {
   std::unique_ptr<InternalIterator> it = table.new_iterator(verify_checksums);
-  auto m = model.begin();
-  for (it->seek_to_first(); it->valid(); it->next(), ++m) {
-    ASSERT_TRUE(m != model.end()) << "extra key " << Hex(it->key());
-    ASSERT_EQ(Hex(it->key()), Hex(m->first));
-    ASSERT_TRUE(it->value() == Slice(m->second)) << "value of " << Hex(m->first);
-  }
-  ASSERT_TRUE(it->status().ok()) << it->status().ToString();
-  ASSERT_TRUE(m == model.end()) << "missing " << Hex(m->first);
-
-  auto r = model.rbegin();
-  for (it->seek_to_last(); it->valid(); it->prev(), ++r) {
-    ASSERT_TRUE(r != model.rend());
-    ASSERT_EQ(Hex(it->key()), Hex(r->first));
-    ASSERT_TRUE(it->value() == Slice(r->second));
-  }
-  ASSERT_TRUE(it->status().ok()) << it->status().ToString();
-  ASSERT_TRUE(r == model.rend());
+  ASSERT_NO_FATAL_FAILURE(test::CheckScansAgainstModel(it.get(), model));
 
   std::vector<std::string> targets;
   for (const auto& [k, v] : model) {
@@ -137,38 +97,7 @@ void CheckTable(const Table& table, const Model& model, test::Random* rnd, bool 
   }
   for (int i = 0; i < random_targets; i++) targets.push_back(RandomIKey(rnd));
 
-  for (const std::string& target : targets) {
-    SCOPED_TRACE("target " + Hex(target));
-    it->seek(target);
-    auto lb = model.lower_bound(target);
-    for (int step = 0; step < 3; step++) {
-      if (lb == model.end()) {
-        ASSERT_FALSE(it->valid());
-        break;
-      }
-      ASSERT_TRUE(it->valid());
-      ASSERT_EQ(Hex(it->key()), Hex(lb->first));
-      ASSERT_TRUE(it->value() == Slice(lb->second));
-      it->next();
-      ++lb;
-    }
-    ASSERT_TRUE(it->status().ok());
-
-    it->seek_for_prev(target);
-    auto ub = model.upper_bound(target);
-    for (int step = 0; step < 3; step++) {
-      if (ub == model.begin()) {
-        ASSERT_FALSE(it->valid());
-        break;
-      }
-      --ub;
-      ASSERT_TRUE(it->valid());
-      ASSERT_EQ(Hex(it->key()), Hex(ub->first));
-      ASSERT_TRUE(it->value() == Slice(ub->second));
-      it->prev();
-    }
-    ASSERT_TRUE(it->status().ok());
-
+  ASSERT_NO_FATAL_FAILURE(test::CheckSeeksAgainstModel(it.get(), model, targets, [&](const std::string& target) {
     // get(): if an entry with the target's user key is the first >= target,
     // it must be reported; whatever is reported must be that first entry.
     bool called = false;
@@ -187,7 +116,7 @@ void CheckTable(const Table& table, const Model& model, test::Random* rnd, bool 
     } else if (expected != nullptr) {
       ASSERT_NE(Hex(ExtractUserKey(expected->first)), Hex(ExtractUserKey(target))) << "get missed a present key";
     }
-  }
+  }));
   for (const auto& [k, v] : model) ASSERT_TRUE(table.key_may_match(ExtractUserKey(k)));
 }
 
