@@ -101,20 +101,9 @@ class LmdbEngine final : public Engine {
     }
   }
 
+  // One write transaction per put, as a one-entry batch.
   bool put(std::string_view key, std::string_view value, bool sync, std::string* error) override {
-    MDB_txn* txn = nullptr;
-    int rc = begin_write(sync, &txn);
-    if (rc != 0) return fail("mdb_txn_begin", rc, error);
-    MDB_val k{key.size(), const_cast<char*>(key.data())};
-    MDB_val v{value.size(), const_cast<char*>(value.data())};
-    rc = mdb_put(txn, dbi_, &k, &v, 0);
-    if (rc != 0) {
-      mdb_txn_abort(txn);
-      return fail("mdb_put", rc, error);
-    }
-    rc = mdb_txn_commit(txn);
-    if (rc != 0) return fail("mdb_txn_commit", rc, error);
-    return true;
+    return write_batch(&key, &value, 1, sync, error);
   }
 
   bool remove(std::string_view key, bool sync, std::string* error) override {
