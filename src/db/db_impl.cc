@@ -145,7 +145,6 @@ Status DBImpl::open_impl() {
   {
     port::MutexLock l(&mu_);
     mem_ = std::move(mem);
-    manifest_ = state;
   }
   last_sequence_.store(max_sequence, std::memory_order_release);
   if (options_.wal_sync_mode != WalSyncMode::kFull) sync_thread_ = std::thread([this] { sync_thread_main(); });
@@ -204,7 +203,7 @@ Status DBImpl::recover(ManifestState* state, std::shared_ptr<MemTable>* mem, Seq
     if (stop) {
       // Point-in-time recovery stopped at earlier damage: later logs are
       // after that point, so they are set aside, not replayed.
-      s = set_aside(fname, 0, "after damage in an earlier log");
+      s = set_aside(fname, 0);
       if (s.ok()) s = env_->remove_file(fname);
       if (!s.ok()) return s;
       continue;
@@ -274,7 +273,7 @@ Status DBImpl::recover_log(uint64_t number, MemTable* mem, SequenceNumber* max_s
                                                "the intact records");
         }
         if (mode == WalRecoveryMode::kPointInTime) {
-          s = set_aside(fname, reader->damage_offset(), reader->damage_reason());
+          s = set_aside(fname, reader->damage_offset());
           if (s.ok()) s = env_->truncate_file(fname, reader->damage_offset());
           if (!s.ok()) return s;
           *stop = true;
@@ -296,7 +295,7 @@ Status DBImpl::recover_log(uint64_t number, MemTable* mem, SequenceNumber* max_s
 // after the original has been set aside.
 Status DBImpl::rewrite_log_without_damage(uint64_t number, SequenceNumber floor) {
   const std::string fname = LogFileName(dbname_, number);
-  Status s = set_aside(fname, 0, "skip-corrupted recovery");
+  Status s = set_aside(fname, 0);
   if (!s.ok()) return s;
   std::unique_ptr<wal::WalReader> reader;
   s = wal::WalReader::open(env_, fname, number, &reader);
@@ -328,7 +327,7 @@ Status DBImpl::rewrite_log_without_damage(uint64_t number, SequenceNumber floor)
 
 // Copies fname's bytes from from_offset on into lost/ before recovery drops
 // them, so that lenient recovery never destroys the only copy of anything.
-Status DBImpl::set_aside(const std::string& fname, uint64_t from_offset, const std::string& why) {
+Status DBImpl::set_aside(const std::string& fname, uint64_t from_offset) {
   std::string contents;
   Status s = ReadFileToString(env_, fname, &contents);
   if (!s.ok()) return s;
@@ -341,7 +340,6 @@ Status DBImpl::set_aside(const std::string& fname, uint64_t from_offset, const s
                              std::to_string(env_->now_micros()) + ".lost";
   s = WriteStringToFile(env_, Slice(contents.data() + from_offset, contents.size() - from_offset), target, true);
   if (s.ok()) s = env_->sync_dir(dir);
-  (void)why;
   return s;
 }
 

@@ -56,7 +56,7 @@ class DBImpl final : public Database {
   Status recover(ManifestState* state, std::shared_ptr<MemTable>* mem, SequenceNumber* max_sequence);
   Status recover_log(uint64_t number, MemTable* mem, SequenceNumber* max_sequence, bool* stop);
   Status rewrite_log_without_damage(uint64_t number, SequenceNumber floor);
-  Status set_aside(const std::string& fname, uint64_t from_offset, const std::string& why);
+  Status set_aside(const std::string& fname, uint64_t from_offset);
   void sync_thread_main();
   Durability durability_for(const WriteOptions& write_options) const;
 
@@ -68,7 +68,6 @@ class DBImpl final : public Database {
 
   port::Mutex mu_;
   std::shared_ptr<MemTable> mem_ GUARDED_BY(mu_);
-  ManifestState manifest_ GUARDED_BY(mu_);
   std::deque<Writer*> writers_ GUARDED_BY(mu_);
   // Set by the first failed log write or fsync; every later write returns it.
   Status bg_error_ GUARDED_BY(mu_);
