@@ -37,20 +37,21 @@ class LightningEngine final : public Engine {
     settings_.clear();
     settings_.push_back("wal_sync_mode=kNormal (write(2) per commit, background fsync every " +
                         std::to_string(options.wal_sync_interval_ms) + " ms); WriteOptions::sync for synced writes");
-    // Only report what is really applied: Options has no knob for these yet.
-    settings_.push_back("cache: engine default (Options has no cache size yet; --cache_size not applied)");
-    if (config.write_buffer_size != 0) {
-      settings_.push_back("--write_buffer_size not applied (Options has no memtable size yet)");
+    options.cache_size = config.cache_size;
+    if (config.write_buffer_size != 0) options.memtable_size = config.write_buffer_size;
+    options.bloom_bits_per_key = config.bloom_bits;
+    switch (config.compression) {
+      case Compression::kNone: options.compression = CompressionType::kNone; break;
+      case Compression::kZstd: options.compression = CompressionType::kZstd; break;
+      case Compression::kLz4: options.compression = CompressionType::kLz4; break;
+      case Compression::kSnappy: options.compression = CompressionType::kSnappy; break;
     }
-    settings_.push_back("bloom filter: engine default (--bloom_bits not applied)");
-    if (config.compression != Compression::kNone) {
-      settings_.push_back(std::string("compression: NOT APPLIED (--compression=") +
-                          compression_name(config.compression) +
-                          " requested, but Options has no compression setting yet; data is stored as the engine "
-                          "defaults)");
-    } else {
-      settings_.push_back("compression: none requested (Options has no compression setting; engine default applies)");
-    }
+    settings_.push_back("cache_size=" + std::to_string(options.cache_size) + " (ARC block cache); bloom_bits_per_key=" +
+                        std::to_string(options.bloom_bits_per_key));
+    settings_.push_back("memtable_size=" + std::to_string(options.memtable_size) +
+                        (config.write_buffer_size == 0 ? " (default)" : "") +
+                        "; max_background_compactions=" + std::to_string(options.max_background_compactions));
+    settings_.push_back(std::string("compression=") + compression_name(config.compression));
     auto result = Database::open(config.path, options);
     if (!result.ok()) {
       *error = result.status().ToString();

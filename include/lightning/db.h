@@ -17,6 +17,7 @@
 
 #include "lightning/options.h"
 #include "lightning/slice.h"
+#include "lightning/stats.h"
 #include "lightning/status.h"
 #include "lightning/write_batch.h"
 
@@ -71,7 +72,24 @@ class Database {
   // every write acknowledged before the call survives power loss.
   virtual Status sync_wal() = 0;
 
+  // Writes the current memtable out to a level-0 SSTable and waits until it
+  // (and every memtable before it) is in a table and recorded in the
+  // manifest, so its log can be retired. OK at once if the memtable is empty.
+  // Returns the background error if a flush failed.
+  virtual Status flush() = 0;
+
+  // Flushes, then merges every level into the next until all data is in
+  // the deepest level that holds any, dropping overwritten versions and
+  // tombstones that hide nothing. Waits for the result; runs beside
+  // background compactions (waiting for any whose tables it needs).
+  virtual Status compact() = 0;
+
+  // Counters and gauges (stats.h). Cheap; safe to call often.
+  virtual DatabaseStats stats() = 0;
+
   // Flushes and syncs the log, stops background work and releases the lock.
+  // A flush or compaction in progress is abandoned (its partial output is
+  // deleted; the data stays in the log or the input tables).
   // Afterwards every method returns Closed. Calling close() again is OK.
   virtual Status close() = 0;
 

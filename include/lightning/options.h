@@ -82,6 +82,55 @@ struct Options {
   // Background fsync period of kNormal, and flush period of kOff.
   uint32_t wal_sync_interval_ms = 1000;
   WalRecoveryMode wal_recovery_mode = WalRecoveryMode::kStrict;
+
+  // ---- LSM tier (docs/ARCHITECTURE.md, "The SSTable tier")
+
+  // Bytes of memtable memory at which the memtable becomes immutable and is
+  // written to a level-0 SSTable by a background thread, while writes go on
+  // into a fresh memtable. >= 64 KiB.
+  size_t memtable_size = 64u << 20;
+  // Immutable memtables that may wait for their flush before writers stop
+  // and wait for one to finish (>= 1).
+  int max_immutable_memtables = 2;
+  // Level-0 tables that start a compaction into level 1.
+  int level0_file_num_compaction_trigger = 4;
+  // Level-0 tables at which each write is delayed, by 1 ms per table above
+  // this count, so that a burst degrades latency gradually...
+  int level0_slowdown_writes_trigger = 20;
+  // ...and at which writes wait until compaction brings the count back down.
+  // Requires trigger <= slowdown <= stop.
+  int level0_stop_writes_trigger = 36;
+  // Background threads running compactions (>= 1). Flushes have a thread of
+  // their own, so they never queue behind a long compaction.
+  int max_background_compactions = 2;
+  // Target size of the SSTables compaction writes (>= 64 KiB). A table is cut
+  // only between user keys, so all versions of a key stay in one table.
+  uint64_t target_file_size = 64u << 20;
+  // Total size of level 1, beyond which it is compacted into level 2; each
+  // deeper level may hold level_size_multiplier times more.
+  uint64_t max_bytes_for_level_base = 256u << 20;
+  int level_size_multiplier = 10;
+
+  // ---- SSTable format
+
+  // Uncompressed bytes per data block (1 KiB .. 4 MiB).
+  size_t block_size = 4096;
+  // Bloom filter bits per key; 0 writes no filters. 10 bits: ~1% false
+  // positives.
+  int bloom_bits_per_key = 10;
+  // Codec for SSTable blocks (the seed's compression_type; kNone is the
+  // seed's compression_enabled = false). A block is stored raw when the codec
+  // saves less than 12.5%.
+  CompressionType compression = CompressionType::kLz4;
+
+  // ---- Caches
+
+  // Bytes of decompressed blocks kept in memory (an ARC cache). 0 disables
+  // the block cache.
+  size_t cache_size = 64u << 20;
+  // SSTables kept open (file descriptor, index and bloom filter in memory).
+  // >= 16.
+  int max_open_files = 1000;
 };
 
 struct ReadOptions {

@@ -6,10 +6,13 @@
 #include <new>
 #include <vector>
 
+#include "cache/arc_cache.h"
 #include "db/filenames.h"
 #include "db/write_batch_internal.h"
 #include "lightning/comparator.h"
 #include "memtable/memtable.h"
+#include "util/concatenating_iterator.h"
+#include "util/merging_iterator.h"
 #include "wal/wal_reader.h"
 #include "wal/wal_writer.h"
 
@@ -36,6 +39,47 @@ Status NoThrow(Fn&& fn) {
 }
 
 Status ClosedError() { return Status::Closed("the database is closed"); }
+
+Status ValidateOptions(const Options& o) {
+  auto bad = [](const std::string& what) { return Status::InvalidArgument("Options", what); };
+  if (o.wal_sync_interval_ms == 0) return bad("wal_sync_interval_ms must be > 0");
+  if (o.memtable_size < (64u << 10)) return bad("memtable_size must be >= 64 KiB");
+  if (o.max_immutable_memtables < 1) return bad("max_immutable_memtables must be >= 1");
+  if (o.level0_file_num_compaction_trigger < 1 ||
+      o.level0_slowdown_writes_trigger < o.level0_file_num_compaction_trigger ||
+      o.level0_stop_writes_trigger < o.level0_slowdown_writes_trigger) {
+    return bad("need 1 <= level0_file_num_compaction_trigger <= level0_slowdown_writes_trigger <= "
+               "level0_stop_writes_trigger");
+  }
+  if (o.max_background_compactions < 1 || o.max_background_compactions > 64) {
+    return bad("max_background_compactions must be in 1..64");
+  }
+  if (o.target_file_size < (64u << 10)) return bad("target_file_size must be >= 64 KiB");
+  if (o.max_bytes_for_level_base < (64u << 10)) return bad("max_bytes_for_level_base must be >= 64 KiB");
+  if (o.level_size_multiplier < 2) return bad("level_size_multiplier must be >= 2");
+  if (o.block_size < 1024 || o.block_size > (4u << 20)) return bad("block_size must be in 1 KiB..4 MiB");
+  if (o.bloom_bits_per_key < 0 || o.bloom_bits_per_key > 64) return bad("bloom_bits_per_key must be in 0..64");
+  switch (o.compression) {
+    case CompressionType::kNone:
+    case CompressionType::kZstd:
+    case CompressionType::kLz4:
+    case CompressionType::kSnappy:
+      break;
+    default:
+      return bad("unknown compression type");
+  }
+  if (o.max_open_files < 16) return bad("max_open_files must be >= 16");
+  return Status::OK();
+}
+
+TableOptions MakeTableOptions(const Options& o, const Comparator* icmp) {
+  TableOptions t;
+  t.comparator = icmp;
+  t.block_size = o.block_size;
+  t.bloom_bits_per_key = o.bloom_bits_per_key;
+  t.compression = o.compression;
+  return t;
+}
 
 }  // namespace
 
@@ -68,7 +112,8 @@ Result<std::unique_ptr<Database>> Database::open(const std::string& path, const 
   std::unique_ptr<Database> db;
   Status s = NoThrow([&] {
     if (path.empty()) return Status::InvalidArgument("empty database path");
-    if (options.wal_sync_interval_ms == 0) return Status::InvalidArgument("wal_sync_interval_ms must be > 0");
+    Status vs = ValidateOptions(options);
+    if (!vs.ok()) return vs;
     auto impl = std::make_unique<DBImpl>(options, path);
     Status st = impl->open_impl();
     if (st.ok()) db = std::move(impl);
@@ -83,7 +128,12 @@ DBImpl::DBImpl(const Options& options, std::string dbname)
       options_(options),
       dbname_(std::move(dbname)),
       icmp_(options.comparator != nullptr ? options.comparator : BytewiseComparator()),
-      bg_cv_(&mu_) {}
+      table_options_(MakeTableOptions(options, &icmp_)),
+      bg_cv_(&mu_) {
+  if (options_.cache_size > 0) block_cache_ = NewArcCache(options_.cache_size);
+  table_cache_ = std::make_unique<TableCache>(env_, dbname_, table_options_, options_.max_open_files,
+                                              block_cache_.get());
+}
 
 DBImpl::~DBImpl() { (void)close(); }
 
@@ -115,43 +165,63 @@ Status DBImpl::open_impl() {
   if (!s.ok()) return s;
 
   ManifestState state;
-  std::shared_ptr<MemTable> mem;
   SequenceNumber max_sequence = 0;
-  s = recover(&state, &mem, &max_sequence);
+  s = recover(&state, &max_sequence);
   if (!s.ok()) return s;
 
-  // A fresh log for new writes; the replayed ones stay live (their data is
-  // only in the memtable) until a flush retires them.
-  const uint64_t log_number = state.next_file_number++;
-  s = wal::WalWriter::create(env_, LogFileName(dbname_, log_number), log_number, &log_);
-  if (s.ok()) s = log_->sync();
+  // Every replayed record is now in a table: a fresh log takes new writes
+  // and the manifest retires the old ones.
+  const uint64_t log_number = new_file_number();
+  std::unique_ptr<wal::WalWriter> log;
+  s = wal::WalWriter::create(env_, LogFileName(dbname_, log_number), log_number, &log);
+  if (s.ok()) s = log->sync();
   if (!s.ok()) return s;
-  if (mem->empty()) state.log_number = log_number;
+  state.log_number = log_number;
+  state.last_sequence = max_sequence;
+  state.next_file_number = next_file_number_.load();
   s = WriteManifest(env_, dbname_, state);
   if (!s.ok()) return s;
 
-  // Logs below log_number hold nothing the manifest needs any more.
+  VersionBuilder builder(&icmp_, nullptr);
+  for (const auto& t : state.tables) builder.add(t.level, std::make_shared<FileMetaData>(t.meta));
+  std::shared_ptr<const Version> version;
+  s = builder.finish(&version);
+  if (!s.ok()) return Status::Corruption(ManifestFileName(dbname_), s.ToString());
+
+  port::MutexLock l(&mu_);
+  log_ = std::move(log);
+  mem_ = std::make_shared<MemTable>(icmp_);
+  mem_log_number_ = log_number;
+  current_ = std::move(version);
+  manifest_log_number_ = state.log_number;
+  manifest_last_sequence_ = state.last_sequence;
+  last_sequence_.store(max_sequence, std::memory_order_release);
+
+  // Whatever the manifest does not list is debris of an interrupted flush,
+  // compaction or manifest write.
   std::vector<std::string> children;
   if (env_->get_children(dbname_, &children).ok()) {
+    std::vector<uint64_t> live;
+    for (const auto& t : state.tables) live.push_back(t.meta.number);
     for (const auto& name : children) {
       uint64_t number = 0;
       const FileType type = ParseFileName(name, &number);
-      if ((type == FileType::kLog && number < state.log_number) || type == FileType::kTempManifest) {
-        (void)env_->remove_file(dbname_ + "/" + name);
-      }
+      const bool dead = (type == FileType::kLog && number < state.log_number) ||
+                        (type == FileType::kTable && std::find(live.begin(), live.end(), number) == live.end()) ||
+                        type == FileType::kTempManifest;
+      if (dead) (void)env_->remove_file(dbname_ + "/" + name);
     }
   }
 
-  {
-    port::MutexLock l(&mu_);
-    mem_ = std::move(mem);
-  }
-  last_sequence_.store(max_sequence, std::memory_order_release);
   if (options_.wal_sync_mode != WalSyncMode::kFull) sync_thread_ = std::thread([this] { sync_thread_main(); });
+  flush_thread_ = std::thread([this] { flush_thread_main(); });
+  for (int i = 0; i < options_.max_background_compactions; i++) {
+    compaction_threads_.emplace_back([this] { compaction_thread_main(); });
+  }
   return Status::OK();
 }
 
-Status DBImpl::recover(ManifestState* state, std::shared_ptr<MemTable>* mem, SequenceNumber* max_sequence) {
+Status DBImpl::recover(ManifestState* state, SequenceNumber* max_sequence) {
   const Comparator* user_cmp = icmp_.user_comparator();
   std::vector<std::string> children;
   Status s = env_->get_children(dbname_, &children);
@@ -177,6 +247,19 @@ Status DBImpl::recover(ManifestState* state, std::shared_ptr<MemTable>* mem, Seq
       return Status::InvalidArgument(dbname_, "the database was created with comparator '" +
                                                   state->comparator_name + "', not '" + user_cmp->name() + "'");
     }
+    // A listed table that is gone or cut short cannot be read later; say so
+    // now rather than at the first read that needs it.
+    for (const auto& t : state->tables) {
+      uint64_t size = 0;
+      const std::string fname = TableFileName(dbname_, t.meta.number);
+      Status fs = env_->get_file_size(fname, &size);
+      if (fs.IsNotFound()) return Status::Corruption(fname, "listed in the MANIFEST but missing");
+      if (!fs.ok()) return fs;
+      if (size != t.meta.file_size) {
+        return Status::Corruption(fname, "has " + std::to_string(size) + " bytes; the MANIFEST says " +
+                                             std::to_string(t.meta.file_size));
+      }
+    }
   } else {
     if (!options_.create_if_missing) {
       return Status::NotFound(dbname_, "no database here (create_if_missing is false)");
@@ -191,9 +274,9 @@ Status DBImpl::recover(ManifestState* state, std::shared_ptr<MemTable>* mem, Seq
     state->last_sequence = 0;
   }
   // Never reuse a number that a file in the directory already has.
-  state->next_file_number = std::max(state->next_file_number, max_number + 1);
+  next_file_number_.store(std::max(state->next_file_number, max_number + 1));
 
-  *mem = std::make_shared<MemTable>(icmp_);
+  auto mem = std::make_shared<MemTable>(icmp_);
   *max_sequence = state->last_sequence;
   std::sort(logs.begin(), logs.end());
   bool stop = false;
@@ -208,13 +291,29 @@ Status DBImpl::recover(ManifestState* state, std::shared_ptr<MemTable>* mem, Seq
       if (!s.ok()) return s;
       continue;
     }
-    s = recover_log(number, mem->get(), max_sequence, &stop);
+    s = recover_log(number, state, &mem, max_sequence, &stop);
     if (!s.ok()) return s;
+  }
+  if (!mem->empty()) s = recovery_flush(*mem, state);
+  return s;
+}
+
+Status DBImpl::recovery_flush(const MemTable& mem, ManifestState* state) {
+  SortedRunSpec spec = run_spec();
+  spec.smallest_snapshot = kMaxSequenceNumber;  // no reader exists yet
+  SortedRunResult result;
+  auto it = mem.new_iterator();
+  Status s = WriteSortedRun(spec, it.get(), &result);
+  if (!s.ok()) return s;
+  for (const auto& meta : result.outputs) {
+    state->tables.push_back({0, meta});
+    counters_.flush_bytes_written += meta.file_size;
   }
   return Status::OK();
 }
 
-Status DBImpl::recover_log(uint64_t number, MemTable* mem, SequenceNumber* max_sequence, bool* stop) {
+Status DBImpl::recover_log(uint64_t number, ManifestState* state, std::shared_ptr<MemTable>* mem,
+                           SequenceNumber* max_sequence, bool* stop) {
   const std::string fname = LogFileName(dbname_, number);
   std::unique_ptr<wal::WalReader> reader;
   Status s = wal::WalReader::open(env_, fname, number, &reader);
@@ -237,10 +336,15 @@ Status DBImpl::recover_log(uint64_t number, MemTable* mem, SequenceNumber* max_s
         problem = bs.message();
       }
       if (problem.empty()) {
-        s = WriteBatchInternal::insert_into(batch, sequence, mem);
+        s = WriteBatchInternal::insert_into(batch, sequence, mem->get());
         if (!s.ok()) return s;
         const uint32_t n = WriteBatchInternal::count(batch);
         if (n > 0) *max_sequence = sequence + n - 1;
+        if ((*mem)->approximate_memory_usage() >= options_.memtable_size) {
+          s = recovery_flush(**mem, state);
+          if (!s.ok()) return s;
+          *mem = std::make_shared<MemTable>(icmp_);
+        }
         continue;
       }
       if (mode == WalRecoveryMode::kSkipCorrupted) {
@@ -418,7 +522,7 @@ DBImpl::Writer* DBImpl::build_group(Slice* payload, uint32_t* count, Durability*
   return last;
 }
 
-Status DBImpl::write_impl(const WriteBatch* batch, Durability durability) {
+Status DBImpl::write_impl(const WriteBatch* batch, Durability durability, bool force_switch) {
   Writer w(&mu_);
   w.batch = batch;
   w.durability = durability;
@@ -430,8 +534,9 @@ Status DBImpl::write_impl(const WriteBatch* batch, Durability durability) {
 
   // This thread is the leader: it writes the whole group to the log.
   Status s = bg_error_;
+  if (s.ok() && (batch != nullptr || force_switch)) s = make_room_for_write(force_switch);
   Writer* last = &w;
-  if (s.ok()) {
+  if (s.ok() && !force_switch) {
     Slice payload;
     uint32_t count = 0;
     Durability group_durability;
@@ -462,7 +567,13 @@ Status DBImpl::write_impl(const WriteBatch* batch, Durability durability) {
       mu_.lock();
     }
     if (s.ok()) {
-      if (count > 0) last_sequence_.store(first_seq + count - 1, std::memory_order_release);
+      if (count > 0) {
+        last_sequence_.store(first_seq + count - 1, std::memory_order_release);
+        counters_.wal_bytes_written += payload.size();
+        for (const WriteBatch* member : group_batches_) {
+          counters_.user_bytes_written += WriteBatchInternal::byte_size(*member);
+        }
+      }
       if (group_durability == Durability::kSynced) {
         unflushed_ = unsynced_ = false;
       } else if (group_durability == Durability::kFlushed) {
@@ -495,14 +606,94 @@ Status DBImpl::write_impl(const WriteBatch* batch, Durability durability) {
   return s;
 }
 
+Status DBImpl::make_room_for_write(bool force) {
+  bool allow_delay = !force;
+  uint64_t stall_start = 0;
+  Status s;
+  for (;;) {
+    if (!bg_error_.ok()) {
+      s = bg_error_;
+      break;
+    }
+    if (shutting_down_.load(std::memory_order_relaxed)) {
+      s = ClosedError();
+      break;
+    }
+    const int level0 = current_->num_files(0);
+    if (allow_delay && level0 >= options_.level0_slowdown_writes_trigger) {
+      // Gradual backpressure: the delay grows with the backlog, from a
+      // fraction of a millisecond at the slowdown trigger to 1 ms just
+      // before the stop trigger, and happens once per write group.
+      const int span = options_.level0_stop_writes_trigger - options_.level0_slowdown_writes_trigger + 1;
+      const uint64_t delay_us = 1000u * static_cast<uint64_t>(level0 - options_.level0_slowdown_writes_trigger + 1) /
+                                static_cast<uint64_t>(span);
+      mu_.unlock();
+      env_->sleep_for_micros(delay_us);
+      mu_.lock();
+      counters_.write_slowdowns++;
+      counters_.write_stall_micros += delay_us;
+      allow_delay = false;
+      continue;
+    }
+    const bool full = mem_->approximate_memory_usage() >= options_.memtable_size;
+    if (!full && !(force && !mem_->empty())) break;
+    if (static_cast<int>(imm_.size()) >= options_.max_immutable_memtables ||
+        level0 >= options_.level0_stop_writes_trigger) {
+      // Flushes or level-0 compaction cannot keep up: wait for them.
+      if (stall_start == 0) {
+        stall_start = env_->now_micros();
+        counters_.write_stops++;
+      }
+      bg_cv_.wait();
+      continue;
+    }
+    s = switch_memtable();
+    break;
+  }
+  if (stall_start != 0) counters_.write_stall_micros += env_->now_micros() - stall_start;
+  return s;
+}
+
+Status DBImpl::switch_memtable() {
+  const uint64_t number = new_file_number();
+  std::shared_ptr<wal::WalWriter> old_log = log_;
+  std::unique_ptr<wal::WalWriter> new_log;
+  mu_.unlock();
+  // The old log is synced before the new one gets records, so that after a
+  // power loss the surviving commits are still a prefix of all commits.
+  Status s = old_log->sync();
+  if (s.ok()) s = wal::WalWriter::create(env_, LogFileName(dbname_, number), number, &new_log);
+  mu_.lock();
+  if (!s.ok()) {
+    new_log.reset();
+    (void)env_->remove_file(LogFileName(dbname_, number));
+    set_background_error(s, "switching to a new write-ahead log");
+    return bg_error_;
+  }
+  imm_.push_back(Immutable{mem_, mem_log_number_, last_sequence_.load(std::memory_order_relaxed)});
+  mem_ = std::make_shared<MemTable>(icmp_);
+  mem_log_number_ = number;
+  log_ = std::move(new_log);
+  unflushed_ = unsynced_ = false;
+  bg_cv_.signal_all();
+  return Status::OK();
+}
+
+void DBImpl::set_background_error(const Status& s, const char* what) {
+  if (!bg_error_.ok()) return;
+  bg_error_ = Status::IOError(std::string(what) + " failed; the database refuses further writes until it is reopened",
+                              s.ToString());
+  bg_cv_.signal_all();
+}
+
 void DBImpl::sync_thread_main() {
   const uint64_t interval_us = uint64_t{options_.wal_sync_interval_ms} * 1000;
   const bool sync = options_.wal_sync_mode == WalSyncMode::kNormal;
   bool can_sync_beside_writers = true;
   port::MutexLock l(&mu_);
-  while (!shutting_down_) {
+  while (!shutting_down_.load()) {
     bg_cv_.wait_for_micros(interval_us);
-    if (shutting_down_) break;
+    if (shutting_down_.load()) break;
     const bool pending = sync ? unsynced_ : unflushed_;
     if (!pending || !bg_error_.ok()) continue;
     if (sync && can_sync_beside_writers) {
@@ -510,8 +701,9 @@ void DBImpl::sync_thread_main() {
       // beside the writers instead of holding up the write queue for its
       // whole duration. A commit racing with it sets unsynced_ again.
       unsynced_ = false;
+      std::shared_ptr<wal::WalWriter> log = log_;
       mu_.unlock();
-      Status s = log_->sync_flushed();
+      Status s = log->sync_flushed();
       mu_.lock();
       if (s.ok()) continue;
       unsynced_ = true;
@@ -539,18 +731,355 @@ Status DBImpl::get(const Slice& key, std::string* value, const ReadOptions& /*re
   if (!ks.ok()) return ks;
   return NoThrow([&] {
     std::shared_ptr<MemTable> mem;
+    std::vector<std::shared_ptr<MemTable>> imms;  // newest first
+    std::shared_ptr<const Version> version;
+    SequenceNumber seq;
     {
       port::MutexLock l(&mu_);
+      // The sequence and the sources are taken together: every entry at or
+      // below seq is in one of them (a flush moves a memtable into a table
+      // under this mutex).
+      seq = last_sequence_.load(std::memory_order_acquire);
       mem = mem_;
+      for (auto it = imm_.rbegin(); it != imm_.rend(); ++it) imms.push_back(it->mem);
+      version = current_;
     }
-    // Read the sequence after taking the memtable: every entry at or below
-    // it is already in that memtable.
-    const SequenceNumber seq = last_sequence_.load(std::memory_order_acquire);
     LookupKey lkey(key, seq);
     Status s;
     if (mem->get(lkey, value, &s)) return s;
+    for (const auto& imm : imms) {
+      if (imm->get(lkey, value, &s)) return s;
+    }
+    bool found = false;
+    s = version->get(table_cache_.get(), lkey, value, &found);
+    if (!s.ok() || found) return s;
     return Status::NotFound(Slice());
   });
+}
+
+// ---------------------------------------------------------------- flush and compaction
+
+SequenceNumber DBImpl::smallest_snapshot() const { return last_sequence_.load(std::memory_order_acquire); }
+
+SortedRunSpec DBImpl::run_spec() const {
+  SortedRunSpec spec;
+  spec.env = env_;
+  spec.dbname = dbname_;
+  spec.table_options = table_options_;
+  spec.new_file_number = [this] { return const_cast<DBImpl*>(this)->new_file_number(); };
+  spec.cancel = &shutting_down_;
+  return spec;
+}
+
+Status DBImpl::flush() {
+  if (closed_.load(std::memory_order_acquire)) return ClosedError();
+  return NoThrow([&] {
+    Status s = write_impl(nullptr, Durability::kBuffered, /*force_switch=*/true);
+    if (!s.ok()) return s;
+    port::MutexLock l(&mu_);
+    // Every memtable older than the current one must reach a table.
+    const uint64_t target = mem_log_number_;
+    while (manifest_log_number_ < target && bg_error_.ok() && !shutting_down_.load()) bg_cv_.wait();
+    if (!bg_error_.ok()) return bg_error_;
+    if (manifest_log_number_ < target) return ClosedError();
+    return Status::OK();
+  });
+}
+
+Status DBImpl::compact() {
+  Status s = flush();
+  if (!s.ok()) return s;
+  return NoThrow([&] {
+    port::MutexLock l(&mu_);
+    int bottom = 1;
+    for (int level = 1; level < kNumLevels; level++) {
+      if (current_->num_files(level) > 0) bottom = level;
+    }
+    for (int level = 0; level < bottom; level++) {
+      for (;;) {
+        if (!bg_error_.ok()) return bg_error_;
+        if (shutting_down_.load()) return ClosedError();
+        if (current_->num_files(level) == 0) break;
+        std::unique_ptr<Compaction> c = PickLevelCompaction(icmp_, *current_, level, running_compactions_);
+        if (c == nullptr) {
+          bg_cv_.wait();  // a background compaction holds some of the tables
+          continue;
+        }
+        c->mark_inputs(true);
+        running_compactions_.push_back(c.get());
+        Status cs = run_compaction(*c);
+        c->mark_inputs(false);
+        running_compactions_.erase(std::find(running_compactions_.begin(), running_compactions_.end(), c.get()));
+        c.reset();
+        if (cs.ok()) delete_obsolete_files();
+        bg_cv_.signal_all();
+        if (!cs.ok()) return cs;
+      }
+    }
+    return Status::OK();
+  });
+}
+
+void DBImpl::flush_thread_main() {
+  port::MutexLock l(&mu_);
+  for (;;) {
+    while (!shutting_down_.load() && (imm_.empty() || !bg_error_.ok())) bg_cv_.wait();
+    if (shutting_down_.load()) break;
+    Status s = NoThrow([&] { return flush_front_memtable(); });
+    if (!s.ok() && !s.IsAborted()) set_background_error(s, "flushing a memtable");
+    bg_cv_.signal_all();
+  }
+}
+
+Status DBImpl::flush_front_memtable() {
+  const Immutable imm = imm_.front();
+  SortedRunSpec spec = run_spec();
+  spec.smallest_snapshot = smallest_snapshot();
+  flush_running_ = true;
+  mu_.unlock();
+  SortedRunResult result;
+  auto it = imm.mem->new_iterator();
+  Status s = WriteSortedRun(spec, it.get(), &result);
+  it.reset();
+  // Open each new table once: proves it readable before the manifest
+  // depends on it, and warms the table cache.
+  for (size_t i = 0; s.ok() && i < result.outputs.size(); i++) {
+    s = table_cache_->open_table(result.outputs[i].number, result.outputs[i].file_size);
+  }
+  mu_.lock();
+  flush_running_ = false;
+  if (s.ok()) {
+    std::vector<std::pair<int, FileMetaData>> added;
+    for (const auto& meta : result.outputs) added.emplace_back(0, meta);
+    // The next memtable's log is the oldest one still needed.
+    const uint64_t log_number = imm_.size() > 1 ? imm_[1].log_number : mem_log_number_;
+    s = apply_edit({}, added, log_number, imm.last_sequence);
+    if (s.ok()) {
+      imm_.pop_front();
+      counters_.flushes++;
+      counters_.flush_bytes_written += result.bytes_written;
+      delete_obsolete_files();
+      return s;
+    }
+  }
+  for (const auto& meta : result.outputs) (void)env_->remove_file(TableFileName(dbname_, meta.number));
+  return s;
+}
+
+void DBImpl::compaction_thread_main() {
+  port::MutexLock l(&mu_);
+  for (;;) {
+    std::unique_ptr<Compaction> c;
+    while (!shutting_down_.load()) {
+      if (bg_error_.ok()) {
+        c = PickCompaction(options_, icmp_, *current_, running_compactions_, &compact_pointers_);
+        if (c != nullptr) break;
+      }
+      bg_cv_.wait();
+    }
+    if (c == nullptr) break;
+    c->mark_inputs(true);
+    running_compactions_.push_back(c.get());
+    Status s = NoThrow([&] { return run_compaction(*c); });
+    c->mark_inputs(false);
+    running_compactions_.erase(std::find(running_compactions_.begin(), running_compactions_.end(), c.get()));
+    c.reset();  // drops its references to the input tables
+    if (!s.ok() && !s.IsAborted()) set_background_error(s, "compaction");
+    if (s.ok()) delete_obsolete_files();
+    bg_cv_.signal_all();
+  }
+}
+
+Status DBImpl::run_compaction(const Compaction& c) {
+  std::vector<std::pair<int, uint64_t>> removed;
+  for (int which = 0; which < 2; which++) {
+    const int level = which == 0 ? c.level : c.output_level;
+    for (const auto& f : c.inputs[which]) removed.emplace_back(level, f->number);
+  }
+  if (c.is_trivial_move()) {
+    const FileMetaData& f = *c.inputs[0][0];
+    Status s = apply_edit(removed, {{c.output_level, f}}, manifest_log_number_, manifest_last_sequence_);
+    if (s.ok()) counters_.trivial_moves++;
+    return s;
+  }
+
+  SortedRunSpec spec = run_spec();
+  spec.smallest_snapshot = smallest_snapshot();
+  spec.max_output_size = options_.target_file_size;
+  std::shared_ptr<const Version> version = current_;
+  const int output_level = c.output_level;
+  spec.may_drop_tombstone = [version, output_level](const Slice& user_key) {
+    return !version->key_in_deeper_levels(output_level, user_key);
+  };
+  mu_.unlock();
+
+  std::vector<std::unique_ptr<InternalIterator>> children;
+  for (const auto& f : c.inputs[0]) {
+    if (c.level == 0) {
+      children.push_back(table_cache_->new_iterator(*f));
+    }
+  }
+  for (int which = c.level == 0 ? 1 : 0; which < 2; which++) {
+    const FileList& files = c.inputs[which];
+    if (files.empty()) continue;
+    std::vector<FileRange> ranges;
+    for (const auto& f : files) ranges.push_back(FileRange{f->smallest, f->largest});
+    TableCache* tables = table_cache_.get();
+    children.push_back(NewConcatenatingIterator(&icmp_, std::move(ranges), [tables, files](size_t i) {
+      return tables->new_iterator(*files[i]);
+    }));
+  }
+  auto input = NewMergingIterator(&icmp_, std::move(children));
+  SortedRunResult result;
+  Status s = WriteSortedRun(spec, input.get(), &result);
+  input.reset();
+  for (size_t i = 0; s.ok() && i < result.outputs.size(); i++) {
+    s = table_cache_->open_table(result.outputs[i].number, result.outputs[i].file_size);
+  }
+  mu_.lock();
+  if (s.ok()) {
+    std::vector<std::pair<int, FileMetaData>> added;
+    for (const auto& meta : result.outputs) added.emplace_back(output_level, meta);
+    s = apply_edit(removed, added, manifest_log_number_, manifest_last_sequence_);
+    if (s.ok()) {
+      counters_.compactions++;
+      counters_.compaction_bytes_read += c.input_bytes();
+      counters_.compaction_bytes_written += result.bytes_written;
+      return s;
+    }
+  }
+  for (const auto& meta : result.outputs) (void)env_->remove_file(TableFileName(dbname_, meta.number));
+  return s;
+}
+
+Status DBImpl::apply_edit(const std::vector<std::pair<int, uint64_t>>& removed,
+                          const std::vector<std::pair<int, FileMetaData>>& added, uint64_t log_number,
+                          SequenceNumber last_sequence) {
+  while (manifest_busy_) bg_cv_.wait();
+  if (!bg_error_.ok()) return bg_error_;
+  manifest_busy_ = true;
+  FileList dropped;
+  VersionBuilder builder(&icmp_, current_.get());
+  for (const auto& [level, number] : removed) {
+    for (const auto& f : current_->files(level)) {
+      if (f->number == number) dropped.push_back(f);
+    }
+    builder.remove(level, number);
+  }
+  for (const auto& [level, meta] : added) {
+    // A moved table keeps its identity (and in-use marking) across levels.
+    auto it = std::find_if(dropped.begin(), dropped.end(), [&](const auto& f) { return f->number == meta.number; });
+    if (it != dropped.end()) {
+      builder.add(level, *it);
+      dropped.erase(it);
+    } else {
+      builder.add(level, std::make_shared<FileMetaData>(meta));
+    }
+  }
+  std::shared_ptr<const Version> version;
+  Status s = builder.finish(&version);
+
+  ManifestState state;
+  state.comparator_name = icmp_.user_comparator()->name();
+  state.log_number = log_number;
+  state.last_sequence = last_sequence;
+  if (s.ok()) {
+    for (int level = 0; level < kNumLevels; level++) {
+      for (const auto& f : version->files(level)) state.tables.push_back({level, *f});
+    }
+    mu_.unlock();
+    state.next_file_number = next_file_number_.load();
+    s = WriteManifest(env_, dbname_, state);
+    mu_.lock();
+  }
+  manifest_busy_ = false;
+  bg_cv_.signal_all();
+  if (!s.ok()) {
+    // The manifest on disk may be the old or the new one: neither set of
+    // files can be deleted, and no further change is safe.
+    set_background_error(s, "writing the MANIFEST");
+    return bg_error_;
+  }
+  current_ = std::move(version);
+  manifest_log_number_ = log_number;
+  manifest_last_sequence_ = last_sequence;
+  obsolete_tables_.insert(obsolete_tables_.end(), dropped.begin(), dropped.end());
+  return Status::OK();
+}
+
+void DBImpl::delete_obsolete_files() {
+  // A table dropped from the current version is deleted once no reader's or
+  // compaction's version refers to it: then this list holds the last
+  // reference, and no new one can appear (it is in no current version).
+  FileList keep;
+  std::vector<uint64_t> dead_tables;
+  for (auto& f : obsolete_tables_) {
+    if (f.use_count() == 1) {
+      dead_tables.push_back(f->number);
+    } else {
+      keep.push_back(std::move(f));
+    }
+  }
+  obsolete_tables_ = std::move(keep);
+  const uint64_t log_number = manifest_log_number_;
+  mu_.unlock();
+  for (uint64_t number : dead_tables) {
+    table_cache_->evict(number);
+    (void)env_->remove_file(TableFileName(dbname_, number));
+  }
+  std::vector<std::string> children;
+  if (env_->get_children(dbname_, &children).ok()) {
+    for (const auto& name : children) {
+      uint64_t number = 0;
+      if (ParseFileName(name, &number) == FileType::kLog && number < log_number) {
+        (void)env_->remove_file(dbname_ + "/" + name);
+      }
+    }
+  }
+  mu_.lock();
+}
+
+DatabaseStats DBImpl::stats() {
+  DatabaseStats st;
+  {
+    port::MutexLock l(&mu_);
+    for (int level = 0; level < kNumLevels; level++) {
+      st.levels.push_back(LevelStats{current_ ? current_->num_files(level) : 0,
+                                     current_ ? current_->level_bytes(level) : 0});
+    }
+    if (mem_ != nullptr) st.memtable_bytes = mem_->approximate_memory_usage();
+    for (const auto& imm : imm_) st.memtable_bytes += imm.mem->approximate_memory_usage();
+    st.immutable_memtables = static_cast<int>(imm_.size());
+  }
+  const Counters& c = counters_;
+  st.user_bytes_written = c.user_bytes_written;
+  st.wal_bytes_written = c.wal_bytes_written;
+  st.flushes = c.flushes;
+  st.flush_bytes_written = c.flush_bytes_written;
+  st.compactions = c.compactions;
+  st.trivial_moves = c.trivial_moves;
+  st.compaction_bytes_read = c.compaction_bytes_read;
+  st.compaction_bytes_written = c.compaction_bytes_written;
+  st.write_slowdowns = c.write_slowdowns;
+  st.write_stops = c.write_stops;
+  st.write_stall_micros = c.write_stall_micros;
+  if (block_cache_ != nullptr) {
+    const CacheStats cs = block_cache_->stats();
+    st.block_cache_hits = cs.hits;
+    st.block_cache_misses = cs.misses;
+    st.block_cache_bytes = block_cache_->total_charge();
+    st.block_cache_capacity = block_cache_->capacity();
+  }
+  std::vector<std::string> children;
+  if (env_->get_children(dbname_, &children).ok()) {
+    for (const auto& name : children) {
+      uint64_t number = 0, size = 0;
+      if (ParseFileName(name, &number) == FileType::kLog && env_->get_file_size(dbname_ + "/" + name, &size).ok()) {
+        st.wal_bytes += size;
+      }
+    }
+  }
+  return st;
 }
 
 // ---------------------------------------------------------------- close
@@ -560,15 +1089,20 @@ Status DBImpl::close() {
   if (db_lock_ == nullptr) return Status::OK();  // open failed before taking the lock
   {
     port::MutexLock l(&mu_);
-    shutting_down_ = true;
+    shutting_down_.store(true);
     bg_cv_.signal_all();
   }
   if (sync_thread_.joinable()) sync_thread_.join();
+  if (flush_thread_.joinable()) flush_thread_.join();
+  for (auto& t : compaction_threads_) {
+    if (t.joinable()) t.join();
+  }
 
   Status s;
   {
     port::MutexLock l(&mu_);
     s = bg_error_;
+    if (current_ != nullptr) delete_obsolete_files();
   }
   if (log_ != nullptr) {
     if (s.ok()) s = log_->sync();

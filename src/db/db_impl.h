@@ -5,6 +5,7 @@
 #ifndef LIGHTNING_DB_DB_IMPL_H_
 #define LIGHTNING_DB_DB_IMPL_H_
 
+#include <array>
 #include <atomic>
 #include <deque>
 #include <memory>
@@ -12,12 +13,19 @@
 #include <thread>
 #include <vector>
 
+#include "cache/cache.h"
+#include "db/compaction.h"
 #include "db/dbformat.h"
 #include "db/manifest.h"
+#include "db/table_cache.h"
+#include "db/version.h"
 #include "lightning/db.h"
 #include "lightning/env.h"
 #include "lightning/options.h"
+#include "lightning/stats.h"
+#include "db/sorted_run_builder.h"
 #include "port/mutex.h"
+#include "sst/table_options.h"
 
 namespace lightning {
 
@@ -37,55 +45,123 @@ class DBImpl final : public Database {
   Status get(const Slice& key, std::string* value, const ReadOptions& read_options) override;
   using Database::get;
   Status sync_wal() override;
+  Status flush() override;
+  Status compact() override;
+  DatabaseStats stats() override;
   Status close() override;
 
-  // Locks the directory, reads or creates the manifest, replays the logs and
-  // starts a fresh log. Called once, before the object is shared.
+  // Locks the directory, reads or creates the manifest, replays the logs
+  // (writing what they hold to level-0 tables) and starts a fresh log.
+  // Called once, before the object is shared.
   Status open_impl();
 
  private:
   struct Writer;
   enum class Durability { kBuffered, kFlushed, kSynced };
+  // A memtable that is full and waits for (or is in) its flush.
+  struct Immutable {
+    std::shared_ptr<MemTable> mem;
+    uint64_t log_number;           // the log holding its records
+    SequenceNumber last_sequence;  // its newest entry
+  };
+  struct Counters {
+    std::atomic<uint64_t> user_bytes_written{0}, wal_bytes_written{0}, flushes{0}, flush_bytes_written{0},
+        compactions{0}, trivial_moves{0}, compaction_bytes_read{0}, compaction_bytes_written{0},
+        write_slowdowns{0}, write_stops{0}, write_stall_micros{0};
+  };
 
   // The write path shared by put/remove/write and by WAL flush/sync requests
-  // (batch == nullptr).
-  Status write_impl(const WriteBatch* batch, Durability durability);
+  // (batch == nullptr) and memtable switches (force_switch).
+  Status write_impl(const WriteBatch* batch, Durability durability, bool force_switch = false);
   // Picks the writers that join the leader's group; returns the last one.
   Writer* build_group(Slice* payload, uint32_t* count, Durability* durability) REQUIRES(mu_);
+  // Run by the write leader before its group: delays or waits while level 0
+  // or the immutable memtables are backed up, and switches to a fresh
+  // memtable and log when the current one is full (or force is set).
+  Status make_room_for_write(bool force) REQUIRES(mu_);
+  Status switch_memtable() REQUIRES(mu_);
 
-  Status recover(ManifestState* state, std::shared_ptr<MemTable>* mem, SequenceNumber* max_sequence);
-  Status recover_log(uint64_t number, MemTable* mem, SequenceNumber* max_sequence, bool* stop);
+  Status recover(ManifestState* state, SequenceNumber* max_sequence);
+  Status recover_log(uint64_t number, ManifestState* state, std::shared_ptr<MemTable>* mem,
+                     SequenceNumber* max_sequence, bool* stop);
+  // Writes mem to a level-0 table during recovery and lists it in state.
+  Status recovery_flush(const MemTable& mem, ManifestState* state);
   Status rewrite_log_without_damage(uint64_t number, SequenceNumber floor);
   Status set_aside(const std::string& fname, uint64_t from_offset);
   void sync_thread_main();
   Durability durability_for(const WriteOptions& write_options) const;
 
+  // Background work.
+  void flush_thread_main();
+  void compaction_thread_main();
+  Status flush_front_memtable() REQUIRES(mu_);
+  // Runs c (marked by the caller), releasing mu_ while merging.
+  Status run_compaction(const Compaction& c) REQUIRES(mu_);
+  // Writes a manifest for current_ with removed/added tables applied and
+  // installs the new version. Serialized by manifest_busy_; releases mu_
+  // while writing. Failure is a sticky background error.
+  Status apply_edit(const std::vector<std::pair<int, uint64_t>>& removed,
+                    const std::vector<std::pair<int, FileMetaData>>& added, uint64_t log_number,
+                    SequenceNumber last_sequence) REQUIRES(mu_);
+  // Deletes logs below the manifest's log number and tables no live version
+  // lists any more.
+  void delete_obsolete_files() REQUIRES(mu_);
+  // Readers that may still need versions older than this: issue 5's snapshots
+  // lower it; today it is the newest sequence.
+  SequenceNumber smallest_snapshot() const REQUIRES(mu_);
+  void set_background_error(const Status& s, const char* what) REQUIRES(mu_);
+  SortedRunSpec run_spec() const;
+  uint64_t new_file_number() { return next_file_number_.fetch_add(1, std::memory_order_relaxed); }
+
   Env* const env_;
   const Options options_;
   const std::string dbname_;
   const InternalKeyComparator icmp_;
+  const TableOptions table_options_;
   std::unique_ptr<FileLock> db_lock_;
+  std::unique_ptr<Cache> block_cache_;
+  std::unique_ptr<TableCache> table_cache_;
+  std::string comparator_name_;
 
   port::Mutex mu_;
   std::shared_ptr<MemTable> mem_ GUARDED_BY(mu_);
+  uint64_t mem_log_number_ GUARDED_BY(mu_) = 0;
+  std::deque<Immutable> imm_ GUARDED_BY(mu_);  // oldest first
+  bool flush_running_ GUARDED_BY(mu_) = false;
+  std::shared_ptr<const Version> current_ GUARDED_BY(mu_);
+  // What the MANIFEST on disk says besides the tables.
+  uint64_t manifest_log_number_ GUARDED_BY(mu_) = 0;
+  SequenceNumber manifest_last_sequence_ GUARDED_BY(mu_) = 0;
+  bool manifest_busy_ GUARDED_BY(mu_) = false;
+  // Tables dropped from the current version, deleted once unreferenced.
+  FileList obsolete_tables_ GUARDED_BY(mu_);
+  std::vector<const Compaction*> running_compactions_ GUARDED_BY(mu_);
+  std::array<std::string, kNumLevels> compact_pointers_ GUARDED_BY(mu_);
   std::deque<Writer*> writers_ GUARDED_BY(mu_);
-  // Set by the first failed log write or fsync; every later write returns it.
+  // Set by the first failed write, fsync, flush or compaction; every later
+  // write returns it.
   Status bg_error_ GUARDED_BY(mu_);
   bool unflushed_ GUARDED_BY(mu_) = false;  // log bytes still in our buffer
   bool unsynced_ GUARDED_BY(mu_) = false;   // log bytes not yet fsynced
-  bool shutting_down_ GUARDED_BY(mu_) = false;
+  // Wakes background threads, waiting writers, and flush()/compact() callers.
   port::CondVar bg_cv_;
+  // Read by long-running background loops without the mutex.
+  std::atomic<bool> shutting_down_{false};
 
-  // Touched only by the current write leader (or by open/close, alone),
-  // except log_->sync_flushed(), which the sync thread calls beside it.
-  std::unique_ptr<wal::WalWriter> log_;
+  // Written by the current write leader under mu_ (at a memtable switch) and
+  // otherwise used by it without mu_; the sync thread copies it under mu_.
+  std::shared_ptr<wal::WalWriter> log_;
   WriteBatch group_scratch_;                      // the group's batches, merged
   std::vector<const WriteBatch*> group_batches_;  // the group's batches, in order
 
   // The last sequence number whose batch is fully in the memtable; reads use it.
   std::atomic<SequenceNumber> last_sequence_{0};
+  std::atomic<uint64_t> next_file_number_{1};
   std::atomic<bool> closed_{false};
+  Counters counters_;
   std::thread sync_thread_;
+  std::thread flush_thread_;
+  std::vector<std::thread> compaction_threads_;
 };
 
 }  // namespace lightning

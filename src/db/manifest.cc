@@ -9,7 +9,8 @@ namespace lightning {
 namespace {
 
 constexpr uint64_t kManifestMagic = 0x4E414D4E54474C00ull;  // "\0LGTNMAN" little-endian
-constexpr uint32_t kManifestFormatVersion = 1;
+constexpr uint32_t kManifestFormatVersion = 2;
+constexpr uint32_t kOldestReadableVersion = 1;
 constexpr size_t kPrefixSize = 16;
 
 enum Tag : uint32_t {
@@ -17,6 +18,7 @@ enum Tag : uint32_t {
   kNextFileNumber = 2,
   kLogNumber = 3,
   kLastSequence = 4,
+  kTable = 5,
 };
 
 }  // namespace
@@ -31,6 +33,15 @@ Status WriteManifest(Env* env, const std::string& dbname, const ManifestState& s
   PutVarint64(&body, state.log_number);
   PutVarint32(&body, kLastSequence);
   PutVarint64(&body, state.last_sequence);
+  for (const auto& t : state.tables) {
+    PutVarint32(&body, kTable);
+    PutVarint32(&body, static_cast<uint32_t>(t.level));
+    PutVarint64(&body, t.meta.number);
+    PutVarint64(&body, t.meta.file_size);
+    PutVarint64(&body, t.meta.num_entries);
+    PutLengthPrefixedSlice(&body, t.meta.smallest);
+    PutLengthPrefixedSlice(&body, t.meta.largest);
+  }
 
   std::string file;
   PutFixed64(&file, kManifestMagic);
@@ -57,7 +68,7 @@ Status ReadManifest(Env* env, const std::string& dbname, ManifestState* state) {
   const uint64_t stored = DecodeFixed64(file.data() + file.size() - 8);
   if (stored != Hash64(file.data(), file.size() - 8)) return Status::Corruption(fname, "checksum mismatch");
   const uint32_t version = DecodeFixed32(file.data() + 8);
-  if (version != kManifestFormatVersion) {
+  if (version < kOldestReadableVersion || version > kManifestFormatVersion) {
     return Status::NotSupported(fname, "manifest format version " + std::to_string(version) +
                                            " is not supported by this library");
   }
@@ -88,6 +99,20 @@ Status ReadManifest(Env* env, const std::string& dbname, ManifestState* state) {
       case kLastSequence:
         ok = GetVarint64(&body, &result.last_sequence);
         break;
+      case kTable: {
+        ManifestState::Table t;
+        uint32_t level = 0;
+        Slice smallest, largest;
+        ok = GetVarint32(&body, &level) && level < static_cast<uint32_t>(kNumLevels) &&
+             GetVarint64(&body, &t.meta.number) && GetVarint64(&body, &t.meta.file_size) &&
+             GetVarint64(&body, &t.meta.num_entries) && GetLengthPrefixedSlice(&body, &smallest) &&
+             GetLengthPrefixedSlice(&body, &largest) && smallest.size() >= 8 && largest.size() >= 8;
+        t.level = static_cast<int>(level);
+        t.meta.smallest = smallest.ToString();
+        t.meta.largest = largest.ToString();
+        if (ok) result.tables.push_back(std::move(t));
+        break;
+      }
       default:
         return Status::Corruption(fname, "unknown field tag " + std::to_string(tag));
     }

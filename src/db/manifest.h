@@ -8,14 +8,19 @@
 // Format (little-endian):
 //   u64 magic | u32 format_version | u32 body_length | body | u64 checksum
 // body is a sequence of (varint32 tag, field) pairs; checksum is XXH3-64 over
-// everything before it.
+// everything before it. A table field is varint32 level | varint64 number |
+// varint64 file size | varint64 entries | length-prefixed smallest and largest
+// internal keys; there is one per live table. Format version 1 (no tables)
+// is still read.
 #ifndef LIGHTNING_DB_MANIFEST_H_
 #define LIGHTNING_DB_MANIFEST_H_
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "db/dbformat.h"
+#include "db/version.h"
 #include "lightning/env.h"
 #include "lightning/status.h"
 
@@ -30,6 +35,12 @@ struct ManifestState {
   uint64_t log_number = 0;
   // No sequence number at or below this is in a live log (all are in tables).
   SequenceNumber last_sequence = 0;
+  // Every live SSTable and its level. being_compacted is not stored.
+  struct Table {
+    int level = 0;
+    FileMetaData meta;
+  };
+  std::vector<Table> tables;
 };
 
 // Atomically replaces dbname/MANIFEST with state.

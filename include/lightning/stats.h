@@ -1,0 +1,54 @@
+// Copyright (c) Lightning authors. MIT License.
+//
+// DatabaseStats: counters and gauges of one open database, as returned by
+// Database::stats(). Counters start at zero at open; gauges describe the
+// state at the moment of the call. A plain value, safe to copy anywhere.
+#ifndef LIGHTNING_STATS_H_
+#define LIGHTNING_STATS_H_
+
+#include <cstdint>
+#include <vector>
+
+namespace lightning {
+
+struct LevelStats {
+  int files = 0;
+  uint64_t bytes = 0;  // table file bytes
+};
+
+struct DatabaseStats {
+  // ---- gauges
+  std::vector<LevelStats> levels;    // one per SSTable level, level 0 first
+  uint64_t memtable_bytes = 0;       // active + immutable memtables
+  int immutable_memtables = 0;       // waiting for (or in) their flush
+  uint64_t wal_bytes = 0;            // live write-ahead log bytes
+  uint64_t block_cache_bytes = 0;    // charge held by the block cache
+  uint64_t block_cache_capacity = 0;
+
+  // ---- counters since open
+  uint64_t user_bytes_written = 0;        // keys + values given to put/write
+  uint64_t wal_bytes_written = 0;         // bytes appended to logs
+  uint64_t flushes = 0;
+  uint64_t flush_bytes_written = 0;       // table bytes written by flushes
+  uint64_t compactions = 0;               // merges (trivial moves not counted)
+  uint64_t trivial_moves = 0;             // tables moved down a level unchanged
+  uint64_t compaction_bytes_read = 0;
+  uint64_t compaction_bytes_written = 0;
+  uint64_t write_slowdowns = 0;           // writes delayed by level-0 backlog
+  uint64_t write_stops = 0;               // times writers had to wait for background work
+  uint64_t write_stall_micros = 0;        // total time writers spent delayed or waiting
+  uint64_t block_cache_hits = 0;
+  uint64_t block_cache_misses = 0;
+
+  // (log + flush + compaction bytes written) / user bytes written; 0 before
+  // the first write.
+  double write_amplification() const {
+    if (user_bytes_written == 0) return 0;
+    return static_cast<double>(wal_bytes_written + flush_bytes_written + compaction_bytes_written) /
+           static_cast<double>(user_bytes_written);
+  }
+};
+
+}  // namespace lightning
+
+#endif  // LIGHTNING_STATS_H_

@@ -1,0 +1,61 @@
+// Copyright (c) Lightning authors. MIT License.
+//
+// Compaction: which tables merge, and where the result goes. Leveled, as in
+// LevelDB: level 0 fills up with flushed tables whose ranges overlap; when
+// level0_file_num_compaction_trigger of them exist, all of them merge with
+// the level-1 tables they overlap. A deeper level n is compacted once its
+// bytes exceed its target (max_bytes_for_level_base * multiplier^(n-1)): one
+// of its tables, chosen round-robin through the key space, merges with the
+// overlapping tables of level n+1. A table that overlaps nothing below moves
+// down by a manifest change alone (a trivial move), without being rewritten.
+//
+// Several compactions may run at once (max_background_compactions) as long
+// as they share no input table and do not write overlapping key ranges into
+// the same level; only one involves level 0 at a time, which keeps level 0's
+// newest-first order intact.
+//
+// Thread-safety: PickCompaction reads being_compacted flags and must run
+// under the database mutex, as must marking/unmarking inputs.
+#ifndef LIGHTNING_DB_COMPACTION_H_
+#define LIGHTNING_DB_COMPACTION_H_
+
+#include <array>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "db/version.h"
+#include "lightning/options.h"
+
+namespace lightning {
+
+struct Compaction {
+  int level = 0;         // inputs[0] come from here
+  int output_level = 1;  // inputs[1] come from here, outputs go here
+  std::array<FileList, 2> inputs;
+  std::string smallest_user_key, largest_user_key;  // of all inputs
+  bool manual = false;
+
+  bool is_trivial_move() const { return inputs[0].size() == 1 && inputs[1].empty(); }
+  uint64_t input_bytes() const;
+  void mark_inputs(bool being_compacted) const;
+};
+
+// Size target of a level >= 1.
+uint64_t MaxBytesForLevel(const Options& options, int level);
+
+// The most urgent compaction that can run now beside the running ones, or
+// null. Advances (*compact_pointers)[level] for a level >= 1.
+std::unique_ptr<Compaction> PickCompaction(const Options& options, const InternalKeyComparator& icmp,
+                                           const Version& version,
+                                           const std::vector<const Compaction*>& running,
+                                           std::array<std::string, kNumLevels>* compact_pointers);
+
+// Every table of `level` with the overlapping tables of level + 1; null if
+// level is empty or one of those tables is in a running compaction.
+std::unique_ptr<Compaction> PickLevelCompaction(const InternalKeyComparator& icmp, const Version& version, int level,
+                                                const std::vector<const Compaction*>& running);
+
+}  // namespace lightning
+
+#endif  // LIGHTNING_DB_COMPACTION_H_

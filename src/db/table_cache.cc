@@ -1,0 +1,106 @@
+// Copyright (c) Lightning authors. MIT License.
+#include "db/table_cache.h"
+
+#include <utility>
+
+#include "cache/arc_cache.h"
+#include "db/filenames.h"
+#include "sst/table.h"
+#include "util/coding.h"
+
+namespace lightning {
+namespace {
+
+void DeleteTable(const Slice& /*key*/, void* value) { delete static_cast<Table*>(value); }
+
+// Keeps the table pinned in the cache for as long as the iterator lives.
+class PinnedTableIterator final : public InternalIterator {
+ public:
+  PinnedTableIterator(std::unique_ptr<InternalIterator> it, Cache* cache, Cache::Handle* handle)
+      : it_(std::move(it)), cache_(cache), handle_(handle) {}
+  ~PinnedTableIterator() override {
+    it_.reset();
+    cache_->release(handle_);
+  }
+  bool valid() const override { return it_->valid(); }
+  void seek_to_first() override { it_->seek_to_first(); }
+  void seek_to_last() override { it_->seek_to_last(); }
+  void seek(const Slice& target) override { it_->seek(target); }
+  void seek_for_prev(const Slice& target) override { it_->seek_for_prev(target); }
+  void next() override { it_->next(); }
+  void prev() override { it_->prev(); }
+  Slice key() const override { return it_->key(); }
+  Slice value() const override { return it_->value(); }
+  Status status() const override { return it_->status(); }
+
+ private:
+  std::unique_ptr<InternalIterator> it_;
+  Cache* const cache_;
+  Cache::Handle* const handle_;
+};
+
+std::string CacheKey(uint64_t number) {
+  std::string key;
+  PutFixed64(&key, number);
+  return key;
+}
+
+}  // namespace
+
+TableCache::TableCache(Env* env, std::string dbname, const TableOptions& options, int max_open_files,
+                       Cache* block_cache)
+    : env_(env),
+      dbname_(std::move(dbname)),
+      options_(options),
+      block_cache_(block_cache),
+      cache_(NewArcCache(static_cast<size_t>(max_open_files))) {}
+
+TableCache::~TableCache() = default;
+
+Status TableCache::find(uint64_t number, uint64_t file_size, Cache::Handle** handle) {
+  const std::string key = CacheKey(number);
+  *handle = cache_->lookup(key);
+  if (*handle != nullptr) return Status::OK();
+  // Two threads missing at once both open the table; the second insert
+  // replaces the first, which closes when its last user lets go.
+  const std::string fname = TableFileName(dbname_, number);
+  std::unique_ptr<RandomAccessFile> file;
+  Status s = env_->new_random_access_file(fname, &file);
+  if (!s.ok()) return s;
+  TableOptions options = options_;
+  options.file_name = fname;
+  std::unique_ptr<Table> table;
+  s = Table::open(options, std::move(file), file_size, block_cache_, &table);
+  if (!s.ok()) return s;
+  *handle = cache_->insert(key, table.release(), 1, &DeleteTable);
+  return Status::OK();
+}
+
+Status TableCache::get(const FileMetaData& file, const Slice& internal_key,
+                       const std::function<void(const Slice& ikey, const Slice& value)>& fn) {
+  Cache::Handle* handle = nullptr;
+  Status s = find(file.number, file.file_size, &handle);
+  if (!s.ok()) return s;
+  s = static_cast<Table*>(cache_->value(handle))->get(internal_key, fn);
+  cache_->release(handle);
+  return s;
+}
+
+std::unique_ptr<InternalIterator> TableCache::new_iterator(const FileMetaData& file, bool verify_checksums) {
+  Cache::Handle* handle = nullptr;
+  Status s = find(file.number, file.file_size, &handle);
+  if (!s.ok()) return NewEmptyIterator(s);
+  auto it = static_cast<Table*>(cache_->value(handle))->new_iterator(verify_checksums);
+  return std::make_unique<PinnedTableIterator>(std::move(it), cache_.get(), handle);
+}
+
+Status TableCache::open_table(uint64_t number, uint64_t file_size) {
+  Cache::Handle* handle = nullptr;
+  Status s = find(number, file_size, &handle);
+  if (s.ok()) cache_->release(handle);
+  return s;
+}
+
+void TableCache::evict(uint64_t number) { cache_->erase(CacheKey(number)); }
+
+}  // namespace lightning

@@ -1,0 +1,61 @@
+// Copyright (c) Lightning authors. MIT License.
+//
+// TableCache: the database's open SSTables, by file number. Opening a table
+// costs a file descriptor plus reading and verifying its footer, index,
+// bloom filter and properties, so up to max_open_files of them stay open in a
+// cache (ARC, one unit of charge per table); the least useful are closed.
+// Data blocks go through the shared block cache handed to each Table.
+//
+// Thread-safety: every method may be called concurrently.
+// Lifetime: env, the table options' comparator and the block cache must
+// outlive the TableCache. An iterator pins its table until destroyed.
+#ifndef LIGHTNING_DB_TABLE_CACHE_H_
+#define LIGHTNING_DB_TABLE_CACHE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "cache/cache.h"
+#include "db/version.h"
+#include "lightning/env.h"
+#include "lightning/status.h"
+#include "sst/table_options.h"
+#include "util/iterator.h"
+
+namespace lightning {
+
+class TableCache {
+ public:
+  TableCache(Env* env, std::string dbname, const TableOptions& options, int max_open_files, Cache* block_cache);
+  ~TableCache();
+  TableCache(const TableCache&) = delete;
+  TableCache& operator=(const TableCache&) = delete;
+
+  // Table::get on table `file`, opening it if needed.
+  Status get(const FileMetaData& file, const Slice& internal_key,
+             const std::function<void(const Slice& ikey, const Slice& value)>& fn);
+  // An iterator over table `file`; on failure to open, an empty iterator
+  // carrying the error.
+  std::unique_ptr<InternalIterator> new_iterator(const FileMetaData& file, bool verify_checksums = true);
+  // Opens the table (if not open) and checks its footer, index and filter.
+  Status open_table(uint64_t number, uint64_t file_size);
+  // Closes table number (if open), e.g. before its file is deleted.
+  void evict(uint64_t number);
+
+  const TableOptions& table_options() const { return options_; }
+
+ private:
+  Status find(uint64_t number, uint64_t file_size, Cache::Handle** handle);
+
+  Env* const env_;
+  const std::string dbname_;
+  const TableOptions options_;
+  Cache* const block_cache_;
+  std::unique_ptr<Cache> cache_;
+};
+
+}  // namespace lightning
+
+#endif  // LIGHTNING_DB_TABLE_CACHE_H_
