@@ -36,6 +36,14 @@ class RecoveryTest : public ::testing::Test {
     }
     db_.reset();
   }
+  // Ends the process's use of the database the way a crash would: the files
+  // are left as they are now (close() would flush the memtable to a table and
+  // retire the log these tests want to damage).
+  void crash_db() {
+    const test::DirSnapshot image = test::SnapshotDir(env(), path_);
+    close_db();
+    test::RestoreDir(env(), path_, image);
+  }
   // Writes keys [0, n) one record each; returns the live log's size after each.
   std::vector<uint64_t> fill(int n) {
     std::vector<uint64_t> sizes;
@@ -81,7 +89,7 @@ class RecoveryTest : public ::testing::Test {
 TEST_F(RecoveryTest, LogTruncatedAtEveryOffsetOfTheLastRecordRecoversThePrefix) {
   ASSERT_TRUE(open_db().ok());
   const auto sizes = fill(5);
-  close_db();
+  crash_db();
   const test::DirSnapshot snapshot = test::SnapshotDir(env(), path_);
   const std::string log = test::LogFiles(env(), path_).back();
   for (uint64_t cut = sizes[3]; cut < sizes[4]; cut++) {
@@ -106,7 +114,7 @@ class DamagedLogTest : public RecoveryTest {
   void write_and_damage(bool in_header) {
     ASSERT_TRUE(open_db().ok());
     sizes_ = fill(10);
-    close_db();
+    crash_db();
     log_ = path_ + "/" + test::LogFiles(env(), path_).back();
     std::string data;
     ASSERT_TRUE(ReadFileToString(env(), log_, &data).ok());

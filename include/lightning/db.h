@@ -87,9 +87,10 @@ class Database {
   // Counters and gauges (stats.h). Cheap; safe to call often.
   virtual DatabaseStats stats() = 0;
 
-  // Flushes and syncs the log, stops background work and releases the lock.
-  // A flush or compaction in progress is abandoned (its partial output is
-  // deleted; the data stays in the log or the input tables).
+  // Writes the memtable to a table (so the next open has no log to replay;
+  // if that fails the log still holds the data), syncs the log, stops
+  // background work and releases the lock. A compaction in progress is
+  // abandoned (its partial output is deleted; the inputs stay).
   // Afterwards every method returns Closed. Calling close() again is OK.
   virtual Status close() = 0;
 

@@ -213,6 +213,7 @@ Status DBImpl::open_impl() {
     }
   }
 
+  opened_ = true;
   if (options_.wal_sync_mode != WalSyncMode::kFull) sync_thread_ = std::thread([this] { sync_thread_main(); });
   flush_thread_ = std::thread([this] { flush_thread_main(); });
   for (int i = 0; i < options_.max_background_compactions; i++) {
@@ -277,7 +278,11 @@ Status DBImpl::recover(ManifestState* state, SequenceNumber* max_sequence) {
   next_file_number_.store(std::max(state->next_file_number, max_number + 1));
 
   auto mem = std::make_shared<MemTable>(icmp_);
+  // The manifest's last sequence covers every table; the max is a second
+  // line of defence, since reusing a sequence number would let old data
+  // shadow new writes.
   *max_sequence = state->last_sequence;
+  for (const auto& t : state->tables) *max_sequence = std::max(*max_sequence, t.meta.largest_sequence);
   std::sort(logs.begin(), logs.end());
   bool stop = false;
   for (uint64_t number : logs) {
@@ -773,6 +778,10 @@ SortedRunSpec DBImpl::run_spec() const {
 
 Status DBImpl::flush() {
   if (closed_.load(std::memory_order_acquire)) return ClosedError();
+  return flush_memtables();
+}
+
+Status DBImpl::flush_memtables() {
   return NoThrow([&] {
     Status s = write_impl(nullptr, Durability::kBuffered, /*force_switch=*/true);
     if (!s.ok()) return s;
@@ -851,9 +860,7 @@ Status DBImpl::flush_front_memtable() {
   if (s.ok()) {
     std::vector<std::pair<int, FileMetaData>> added;
     for (const auto& meta : result.outputs) added.emplace_back(0, meta);
-    // The next memtable's log is the oldest one still needed.
-    const uint64_t log_number = imm_.size() > 1 ? imm_[1].log_number : mem_log_number_;
-    s = apply_edit({}, added, log_number, imm.last_sequence);
+    s = apply_edit({}, added, &imm);
     if (s.ok()) {
       imm_.pop_front();
       counters_.flushes++;
@@ -898,7 +905,7 @@ Status DBImpl::run_compaction(const Compaction& c) {
   }
   if (c.is_trivial_move()) {
     const FileMetaData& f = *c.inputs[0][0];
-    Status s = apply_edit(removed, {{c.output_level, f}}, manifest_log_number_, manifest_last_sequence_);
+    Status s = apply_edit(removed, {{c.output_level, f}}, nullptr);
     if (s.ok()) counters_.trivial_moves++;
     return s;
   }
@@ -940,7 +947,7 @@ Status DBImpl::run_compaction(const Compaction& c) {
   if (s.ok()) {
     std::vector<std::pair<int, FileMetaData>> added;
     for (const auto& meta : result.outputs) added.emplace_back(output_level, meta);
-    s = apply_edit(removed, added, manifest_log_number_, manifest_last_sequence_);
+    s = apply_edit(removed, added, nullptr);
     if (s.ok()) {
       counters_.compactions++;
       counters_.compaction_bytes_read += c.input_bytes();
@@ -953,11 +960,18 @@ Status DBImpl::run_compaction(const Compaction& c) {
 }
 
 Status DBImpl::apply_edit(const std::vector<std::pair<int, uint64_t>>& removed,
-                          const std::vector<std::pair<int, FileMetaData>>& added, uint64_t log_number,
-                          SequenceNumber last_sequence) {
+                          const std::vector<std::pair<int, FileMetaData>>& added, const Immutable* flushed) {
   while (manifest_busy_) bg_cv_.wait();
   if (!bg_error_.ok()) return bg_error_;
   manifest_busy_ = true;
+  // Read only now, after waiting: another edit may have advanced them.
+  uint64_t log_number = manifest_log_number_;
+  SequenceNumber last_sequence = manifest_last_sequence_;
+  if (flushed != nullptr) {
+    // The next memtable's log is the oldest one still needed.
+    log_number = imm_.size() > 1 ? imm_[1].log_number : mem_log_number_;
+    last_sequence = flushed->last_sequence;
+  }
   FileList dropped;
   VersionBuilder builder(&icmp_, current_.get());
   for (const auto& [level, number] : removed) {
@@ -1087,6 +1101,12 @@ DatabaseStats DBImpl::stats() {
 Status DBImpl::close() {
   if (closed_.exchange(true, std::memory_order_acq_rel)) return Status::OK();
   if (db_lock_ == nullptr) return Status::OK();  // open failed before taking the lock
+  if (opened_) {
+    // Like RocksDB, leave the data in tables rather than in the log: the next
+    // open need not replay it. A failure here loses nothing (the log keeps
+    // the data) and is reported below through bg_error_ if it is sticky.
+    (void)flush_memtables();
+  }
   {
     port::MutexLock l(&mu_);
     shutting_down_.store(true);

@@ -80,6 +80,8 @@ class DBImpl final : public Database {
   // memtable and log when the current one is full (or force is set).
   Status make_room_for_write(bool force) REQUIRES(mu_);
   Status switch_memtable() REQUIRES(mu_);
+  // flush() without the closed check (close() uses it too).
+  Status flush_memtables();
 
   Status recover(ManifestState* state, SequenceNumber* max_sequence);
   Status recover_log(uint64_t number, ManifestState* state, std::shared_ptr<MemTable>* mem,
@@ -98,11 +100,12 @@ class DBImpl final : public Database {
   // Runs c (marked by the caller), releasing mu_ while merging.
   Status run_compaction(const Compaction& c) REQUIRES(mu_);
   // Writes a manifest for current_ with removed/added tables applied and
-  // installs the new version. Serialized by manifest_busy_; releases mu_
-  // while writing. Failure is a sticky background error.
+  // installs the new version; `flushed` (the front immutable memtable, now in
+  // `added`) also advances the log number and last sequence. Serialized by
+  // manifest_busy_; releases mu_ while writing. Failure is a sticky
+  // background error.
   Status apply_edit(const std::vector<std::pair<int, uint64_t>>& removed,
-                    const std::vector<std::pair<int, FileMetaData>>& added, uint64_t log_number,
-                    SequenceNumber last_sequence) REQUIRES(mu_);
+                    const std::vector<std::pair<int, FileMetaData>>& added, const Immutable* flushed) REQUIRES(mu_);
   // Deletes logs below the manifest's log number and tables no live version
   // lists any more.
   void delete_obsolete_files() REQUIRES(mu_);
@@ -158,6 +161,7 @@ class DBImpl final : public Database {
   std::atomic<SequenceNumber> last_sequence_{0};
   std::atomic<uint64_t> next_file_number_{1};
   std::atomic<bool> closed_{false};
+  bool opened_ = false;  // open_impl() succeeded; set before the object is shared
   Counters counters_;
   std::thread sync_thread_;
   std::thread flush_thread_;

@@ -39,6 +39,7 @@ Status WriteManifest(Env* env, const std::string& dbname, const ManifestState& s
     PutVarint64(&body, t.meta.number);
     PutVarint64(&body, t.meta.file_size);
     PutVarint64(&body, t.meta.num_entries);
+    PutVarint64(&body, t.meta.largest_sequence);
     PutLengthPrefixedSlice(&body, t.meta.smallest);
     PutLengthPrefixedSlice(&body, t.meta.largest);
   }
@@ -105,7 +106,8 @@ Status ReadManifest(Env* env, const std::string& dbname, ManifestState* state) {
         Slice smallest, largest;
         ok = GetVarint32(&body, &level) && level < static_cast<uint32_t>(kNumLevels) &&
              GetVarint64(&body, &t.meta.number) && GetVarint64(&body, &t.meta.file_size) &&
-             GetVarint64(&body, &t.meta.num_entries) && GetLengthPrefixedSlice(&body, &smallest) &&
+             GetVarint64(&body, &t.meta.num_entries) && GetVarint64(&body, &t.meta.largest_sequence) &&
+             GetLengthPrefixedSlice(&body, &smallest) &&
              GetLengthPrefixedSlice(&body, &largest) && smallest.size() >= 8 && largest.size() >= 8;
         t.level = static_cast<int>(level);
         t.meta.smallest = smallest.ToString();

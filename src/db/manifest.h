@@ -9,7 +9,8 @@
 //   u64 magic | u32 format_version | u32 body_length | body | u64 checksum
 // body is a sequence of (varint32 tag, field) pairs; checksum is XXH3-64 over
 // everything before it. A table field is varint32 level | varint64 number |
-// varint64 file size | varint64 entries | length-prefixed smallest and largest
+// varint64 file size | varint64 entries | varint64 largest sequence |
+// length-prefixed smallest and largest
 // internal keys; there is one per live table. Format version 1 (no tables)
 // is still read.
 #ifndef LIGHTNING_DB_MANIFEST_H_

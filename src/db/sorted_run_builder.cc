@@ -1,6 +1,7 @@
 // Copyright (c) Lightning authors. MIT License.
 #include "db/sorted_run_builder.h"
 
+#include <algorithm>
 #include <memory>
 
 #include "db/filenames.h"
@@ -97,6 +98,7 @@ Status WriteSortedRun(const SortedRunSpec& spec, InternalIterator* input, Sorted
       out.meta.smallest.assign(key.data(), key.size());
     }
     out.meta.largest.assign(key.data(), key.size());
+    out.meta.largest_sequence = std::max(out.meta.largest_sequence, ikey.sequence);
     out.builder->add(key, input->value());
     s = out.builder->status();
   }

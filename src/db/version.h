@@ -38,6 +38,7 @@ struct FileMetaData {
   uint64_t number = 0;
   uint64_t file_size = 0;
   uint64_t num_entries = 0;
+  SequenceNumber largest_sequence = 0;  // of any entry in the table
   std::string smallest;  // internal keys
   std::string largest;
   // Set while a compaction has this table among its inputs. Guarded by the
