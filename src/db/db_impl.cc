@@ -195,6 +195,7 @@ Status DBImpl::open_impl() {
   current_ = std::move(version);
   manifest_log_number_ = state.log_number;
   manifest_last_sequence_ = state.last_sequence;
+  logs_deleted_below_ = state.log_number;
   last_sequence_.store(max_sequence, std::memory_order_release);
 
   // Whatever the manifest does not list is debris of an interrupted flush,
@@ -668,6 +669,9 @@ Status DBImpl::switch_memtable() {
   // power loss the surviving commits are still a prefix of all commits.
   Status s = old_log->sync();
   if (s.ok()) s = wal::WalWriter::create(env_, LogFileName(dbname_, number), number, &new_log);
+  // The new log's directory entry must be durable before a synced write in
+  // it is acknowledged.
+  if (s.ok()) s = env_->sync_dir(dbname_);
   mu_.lock();
   if (!s.ok()) {
     new_log.reset();
@@ -788,9 +792,9 @@ Status DBImpl::flush_memtables() {
     port::MutexLock l(&mu_);
     // Every memtable older than the current one must reach a table.
     const uint64_t target = mem_log_number_;
-    while (manifest_log_number_ < target && bg_error_.ok() && !shutting_down_.load()) bg_cv_.wait();
+    while (logs_deleted_below_ < target && bg_error_.ok() && !shutting_down_.load()) bg_cv_.wait();
     if (!bg_error_.ok()) return bg_error_;
-    if (manifest_log_number_ < target) return ClosedError();
+    if (logs_deleted_below_ < target) return ClosedError();
     return Status::OK();
   });
 }
@@ -866,8 +870,10 @@ Status DBImpl::flush_front_memtable() {
       counters_.flushes++;
       counters_.flush_bytes_written += result.bytes_written;
       delete_obsolete_files();
-      return s;
     }
+    // If the manifest write failed, the MANIFEST on disk may be the new one
+    // that lists the outputs: they stay; the next open removes them if not.
+    return s;
   }
   for (const auto& meta : result.outputs) (void)env_->remove_file(TableFileName(dbname_, meta.number));
   return s;
@@ -903,7 +909,9 @@ Status DBImpl::run_compaction(const Compaction& c) {
     const int level = which == 0 ? c.level : c.output_level;
     for (const auto& f : c.inputs[which]) removed.emplace_back(level, f->number);
   }
-  if (c.is_trivial_move()) {
+  // A manual compaction always merges: compact() promises to drop
+  // tombstones, which a move would carry down unchanged.
+  if (c.is_trivial_move() && !c.manual) {
     const FileMetaData& f = *c.inputs[0][0];
     Status s = apply_edit(removed, {{c.output_level, f}}, nullptr);
     if (s.ok()) counters_.trivial_moves++;
@@ -952,8 +960,8 @@ Status DBImpl::run_compaction(const Compaction& c) {
       counters_.compactions++;
       counters_.compaction_bytes_read += c.input_bytes();
       counters_.compaction_bytes_written += result.bytes_written;
-      return s;
     }
+    return s;  // on failure the outputs stay, as in flush_front_memtable()
   }
   for (const auto& meta : result.outputs) (void)env_->remove_file(TableFileName(dbname_, meta.number));
   return s;
@@ -1051,6 +1059,10 @@ void DBImpl::delete_obsolete_files() {
     }
   }
   mu_.lock();
+  if (log_number > logs_deleted_below_) {
+    logs_deleted_below_ = log_number;
+    bg_cv_.signal_all();
+  }
 }
 
 DatabaseStats DBImpl::stats() {

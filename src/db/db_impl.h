@@ -136,6 +136,8 @@ class DBImpl final : public Database {
   uint64_t manifest_log_number_ GUARDED_BY(mu_) = 0;
   SequenceNumber manifest_last_sequence_ GUARDED_BY(mu_) = 0;
   bool manifest_busy_ GUARDED_BY(mu_) = false;
+  // Every log below this number has been deleted (flush() waits for it).
+  uint64_t logs_deleted_below_ GUARDED_BY(mu_) = 0;
   // Tables dropped from the current version, deleted once unreferenced.
   FileList obsolete_tables_ GUARDED_BY(mu_);
   std::vector<const Compaction*> running_compactions_ GUARDED_BY(mu_);
