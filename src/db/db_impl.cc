@@ -838,7 +838,10 @@ void DBImpl::flush_thread_main() {
   for (;;) {
     while (!shutting_down_.load() && (imm_.empty() || !bg_error_.ok())) bg_cv_.wait();
     if (shutting_down_.load()) break;
-    Status s = NoThrow([&] { return flush_front_memtable(); });
+    Status s = NoThrow([&] {
+      mu_.assert_held();  // the lambda runs here, under the lock
+      return flush_front_memtable();
+    });
     if (!s.ok() && !s.IsAborted()) set_background_error(s, "flushing a memtable");
     bg_cv_.signal_all();
   }
@@ -893,7 +896,10 @@ void DBImpl::compaction_thread_main() {
     if (c == nullptr) break;
     c->mark_inputs(true);
     running_compactions_.push_back(c.get());
-    Status s = NoThrow([&] { return run_compaction(*c); });
+    Status s = NoThrow([&] {
+      mu_.assert_held();
+      return run_compaction(*c);
+    });
     c->mark_inputs(false);
     running_compactions_.erase(std::find(running_compactions_.begin(), running_compactions_.end(), c.get()));
     c.reset();  // drops its references to the input tables
@@ -990,7 +996,8 @@ Status DBImpl::apply_edit(const std::vector<std::pair<int, uint64_t>>& removed,
   }
   for (const auto& [level, meta] : added) {
     // A moved table keeps its identity (and in-use marking) across levels.
-    auto it = std::find_if(dropped.begin(), dropped.end(), [&](const auto& f) { return f->number == meta.number; });
+    const uint64_t number = meta.number;
+    auto it = std::find_if(dropped.begin(), dropped.end(), [&](const auto& f) { return f->number == number; });
     if (it != dropped.end()) {
       builder.add(level, *it);
       dropped.erase(it);
