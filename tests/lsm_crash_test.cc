@@ -166,9 +166,11 @@ Status Remove(Database* db, Model* model, const std::string& key) {
   return s;
 }
 
-// One synced batch; value nullopt is a removal.
-Status WriteBatchOf(Database* db, Model* model,
-                    const std::vector<std::pair<std::string, std::optional<std::string>>>& ops) {
+// Puts (a value) and removes (nullopt), in order.
+using Ops = std::vector<std::pair<std::string, std::optional<std::string>>>;
+
+// One synced batch of ops.
+Status WriteBatchOf(Database* db, Model* model, const Ops& ops) {
   WriteBatch batch;
   for (const auto& [key, value] : ops) {
     Status bs = value.has_value() ? batch.put(key, *value) : batch.remove(key);
@@ -434,6 +436,16 @@ std::string Check(const Status& s, const char* what) {
     if (!e_.empty()) return e_;        \
   } while (0)
 
+// Writes keys [0, 10 * batches) at version 1, ten per batch.
+std::string FillBatches(Ctx& c, int batches, size_t value_size) {
+  for (int b = 0; b < batches; b++) {
+    Ops ops;
+    for (int j = 0; j < 10; j++) ops.emplace_back(Key(b * 10 + j), Value(Key(b * 10 + j), 1, value_size));
+    RETURN_IF_ERROR(Check(WriteBatchOf(c.db.get(), &c.model, ops), "write"));
+  }
+  return "";
+}
+
 // ---- (a) a flush: db->flush() over a memtable of overwrites and deletes,
 // in a database of a few memtables' worth of tables.
 Scenario FlushScenario() {
@@ -441,11 +453,7 @@ Scenario FlushScenario() {
   sc.name = "Flush";
   sc.build = [](Ctx& c) -> std::string {
     RETURN_IF_ERROR(Check(c.open(), "open"));
-    for (int b = 0; b < 24; b++) {
-      std::vector<std::pair<std::string, std::optional<std::string>>> ops;
-      for (int j = 0; j < 10; j++) ops.emplace_back(Key(b * 10 + j), Value(Key(b * 10 + j), 1, 700));
-      RETURN_IF_ERROR(Check(WriteBatchOf(c.db.get(), &c.model, ops), "write"));
-    }
+    RETURN_IF_ERROR(FillBatches(c, 24, 700));
     for (int i = 0; i < 240; i += 7) RETURN_IF_ERROR(Check(Remove(c.db.get(), &c.model, Key(i)), "remove"));
     RETURN_IF_ERROR(Check(c.db->flush(), "flush"));
     if (TotalTables(c.db->stats()) < 3) return "expected at least 3 tables after the build";
@@ -455,7 +463,7 @@ Scenario FlushScenario() {
     RETURN_IF_ERROR(Check(c.open(), "open"));
     // Just under one memtable: overwrites, deletes and new keys.
     for (int b = 0; b < 14; b++) {
-      std::vector<std::pair<std::string, std::optional<std::string>>> ops;
+      Ops ops;
       for (int j = 0; j < 4; j++) {
         const int n = b * 4 + j;
         if (n % 6 == 5) {
@@ -487,14 +495,10 @@ Scenario CompactionScenario() {
   sc.name = "Compaction";
   sc.build = [](Ctx& c) -> std::string {
     RETURN_IF_ERROR(Check(c.open(), "open"));
-    for (int b = 0; b < 30; b++) {
-      std::vector<std::pair<std::string, std::optional<std::string>>> ops;
-      for (int j = 0; j < 10; j++) ops.emplace_back(Key(b * 10 + j), Value(Key(b * 10 + j), 1, 500));
-      RETURN_IF_ERROR(Check(WriteBatchOf(c.db.get(), &c.model, ops), "write"));
-    }
+    RETURN_IF_ERROR(FillBatches(c, 30, 500));
     RETURN_IF_ERROR(Check(c.db->compact(), "compact"));  // everything in level 1
     for (int round = 0; round < 3; round++) {
-      std::vector<std::pair<std::string, std::optional<std::string>>> ops;
+      Ops ops;
       for (int j = 0; j < 40; j++) {
         const std::string key = Key(round * 90 + j * 2);
         ops.emplace_back(key, Value(key, 2 + round, 500));  // overwrites
@@ -533,11 +537,7 @@ Scenario RecoveryFlushScenario() {
   sc.name = "RecoveryFlush";
   sc.build = [](Ctx& c) -> std::string {
     RETURN_IF_ERROR(Check(c.open(), "open"));
-    for (int b = 0; b < 12; b++) {
-      std::vector<std::pair<std::string, std::optional<std::string>>> ops;
-      for (int j = 0; j < 10; j++) ops.emplace_back(Key(b * 10 + j), Value(Key(b * 10 + j), 1, 600));
-      RETURN_IF_ERROR(Check(WriteBatchOf(c.db.get(), &c.model, ops), "write"));
-    }
+    RETURN_IF_ERROR(FillBatches(c, 12, 600));
     RETURN_IF_ERROR(Check(c.db->flush(), "flush"));
     RETURN_IF_ERROR(Check(c.close(), "close"));
     // With a big memtable the next writes stay in the log only.
@@ -545,7 +545,7 @@ Scenario RecoveryFlushScenario() {
     c.options.memtable_size = 1u << 20;
     RETURN_IF_ERROR(Check(c.open(), "open"));
     for (int b = 0; b < 40; b++) {
-      std::vector<std::pair<std::string, std::optional<std::string>>> ops;
+      Ops ops;
       for (int j = 0; j < 5; j++) {
         const int n = b * 5 + j;
         if (n % 9 == 4) {
@@ -606,11 +606,7 @@ Scenario BackgroundFlushScenario() {
   sc.name = "BackgroundFlush";
   sc.build = [](Ctx& c) -> std::string {
     RETURN_IF_ERROR(Check(c.open(), "open"));
-    for (int b = 0; b < 10; b++) {
-      std::vector<std::pair<std::string, std::optional<std::string>>> ops;
-      for (int j = 0; j < 10; j++) ops.emplace_back(Key(b * 10 + j), Value(Key(b * 10 + j), 1, 600));
-      RETURN_IF_ERROR(Check(WriteBatchOf(c.db.get(), &c.model, ops), "write"));
-    }
+    RETURN_IF_ERROR(FillBatches(c, 10, 600));
     RETURN_IF_ERROR(Check(c.db->flush(), "flush"));
     return Check(c.close(), "close");
   };
@@ -657,14 +653,10 @@ Scenario BackgroundCompactionScenario() {
   };
   sc.build = [](Ctx& c) -> std::string {
     RETURN_IF_ERROR(Check(c.open(), "open"));
-    for (int b = 0; b < 20; b++) {
-      std::vector<std::pair<std::string, std::optional<std::string>>> ops;
-      for (int j = 0; j < 10; j++) ops.emplace_back(Key(b * 10 + j), Value(Key(b * 10 + j), 1, 500));
-      RETURN_IF_ERROR(Check(WriteBatchOf(c.db.get(), &c.model, ops), "write"));
-    }
+    RETURN_IF_ERROR(FillBatches(c, 20, 500));
     RETURN_IF_ERROR(Check(c.db->compact(), "compact"));  // everything in level 1
     for (int round = 0; round < 3; round++) {
-      std::vector<std::pair<std::string, std::optional<std::string>>> ops;
+      Ops ops;
       for (int j = 0; j < 30; j++) {
         const std::string key = Key(round * 60 + j * 2);
         ops.emplace_back(key, Value(key, 2 + round, 400));
@@ -681,7 +673,7 @@ Scenario BackgroundCompactionScenario() {
   };
   sc.prepare = [](Ctx& c) -> std::string {
     RETURN_IF_ERROR(Check(c.open(), "open"));
-    std::vector<std::pair<std::string, std::optional<std::string>>> ops;
+    Ops ops;
     for (int j = 0; j < 30; j++) {
       const std::string key = Key(j * 5);
       ops.emplace_back(key, j % 4 == 3 ? std::nullopt : std::optional<std::string>(Value(key, 9, 400)));

@@ -36,7 +36,10 @@ struct Compaction {
   std::string smallest_user_key, largest_user_key;  // of all inputs
   bool manual = false;
 
-  bool is_trivial_move() const { return inputs[0].size() == 1 && inputs[1].empty(); }
+  // One table overlapping nothing below moves by a manifest change. Never for
+  // a manual compaction: compact() promises to drop tombstones, which a move
+  // would carry down unchanged.
+  bool is_trivial_move() const { return !manual && inputs[0].size() == 1 && inputs[1].empty(); }
   uint64_t input_bytes() const;
   void mark_inputs(bool being_compacted) const;
 };

@@ -770,12 +770,12 @@ Status DBImpl::get(const Slice& key, std::string* value, const ReadOptions& /*re
 
 SequenceNumber DBImpl::smallest_snapshot() const { return last_sequence_.load(std::memory_order_acquire); }
 
-SortedRunSpec DBImpl::run_spec() const {
+SortedRunSpec DBImpl::run_spec() {
   SortedRunSpec spec;
   spec.env = env_;
   spec.dbname = dbname_;
   spec.table_options = table_options_;
-  spec.new_file_number = [this] { return const_cast<DBImpl*>(this)->new_file_number(); };
+  spec.new_file_number = [this] { return new_file_number(); };
   spec.cancel = &shutting_down_;
   return spec;
 }
@@ -818,14 +818,7 @@ Status DBImpl::compact() {
           bg_cv_.wait();  // a background compaction holds some of the tables
           continue;
         }
-        c->mark_inputs(true);
-        running_compactions_.push_back(c.get());
-        Status cs = run_compaction(*c);
-        c->mark_inputs(false);
-        running_compactions_.erase(std::find(running_compactions_.begin(), running_compactions_.end(), c.get()));
-        c.reset();
-        if (cs.ok()) delete_obsolete_files();
-        bg_cv_.signal_all();
+        Status cs = run_compaction(std::move(c));
         if (!cs.ok()) return cs;
       }
     }
@@ -839,7 +832,7 @@ void DBImpl::flush_thread_main() {
     while (!shutting_down_.load() && (imm_.empty() || !bg_error_.ok())) bg_cv_.wait();
     if (shutting_down_.load()) break;
     Status s = NoThrow([&] {
-      mu_.assert_held();  // the lambda runs here, under the lock
+      mu_.assert_held();
       return flush_front_memtable();
     });
     if (!s.ok() && !s.IsAborted()) set_background_error(s, "flushing a memtable");
@@ -857,11 +850,7 @@ Status DBImpl::flush_front_memtable() {
   auto it = imm.mem->new_iterator();
   Status s = WriteSortedRun(spec, it.get(), &result);
   it.reset();
-  // Open each new table once: proves it readable before the manifest
-  // depends on it, and warms the table cache.
-  for (size_t i = 0; s.ok() && i < result.outputs.size(); i++) {
-    s = table_cache_->open_table(result.outputs[i].number, result.outputs[i].file_size);
-  }
+  if (s.ok()) s = open_outputs(result);
   mu_.lock();
   flush_running_ = false;
   if (s.ok()) {
@@ -878,8 +867,23 @@ Status DBImpl::flush_front_memtable() {
     // that lists the outputs: they stay; the next open removes them if not.
     return s;
   }
-  for (const auto& meta : result.outputs) (void)env_->remove_file(TableFileName(dbname_, meta.number));
+  remove_outputs(result);
   return s;
+}
+
+// Opens each new table once: proves it readable before the manifest depends
+// on it, and warms the table cache.
+Status DBImpl::open_outputs(const SortedRunResult& result) {
+  for (const auto& meta : result.outputs) {
+    Status s = table_cache_->open_table(meta.number, meta.file_size);
+    if (!s.ok()) return s;
+  }
+  return Status::OK();
+}
+
+// Only for outputs no MANIFEST can list yet (the edit was never tried).
+void DBImpl::remove_outputs(const SortedRunResult& result) {
+  for (const auto& meta : result.outputs) (void)env_->remove_file(TableFileName(dbname_, meta.number));
 }
 
 void DBImpl::compaction_thread_main() {
@@ -894,30 +898,33 @@ void DBImpl::compaction_thread_main() {
       bg_cv_.wait();
     }
     if (c == nullptr) break;
-    c->mark_inputs(true);
-    running_compactions_.push_back(c.get());
-    Status s = NoThrow([&] {
-      mu_.assert_held();
-      return run_compaction(*c);
-    });
-    c->mark_inputs(false);
-    running_compactions_.erase(std::find(running_compactions_.begin(), running_compactions_.end(), c.get()));
-    c.reset();  // drops its references to the input tables
+    Status s = run_compaction(std::move(c));
     if (!s.ok() && !s.IsAborted()) set_background_error(s, "compaction");
-    if (s.ok()) delete_obsolete_files();
-    bg_cv_.signal_all();
   }
 }
 
-Status DBImpl::run_compaction(const Compaction& c) {
+Status DBImpl::run_compaction(std::unique_ptr<Compaction> c) {
+  c->mark_inputs(true);
+  running_compactions_.push_back(c.get());
+  Status s = NoThrow([&] {
+    mu_.assert_held();  // the lambda runs here, under the lock
+    return do_compaction_work(*c);
+  });
+  c->mark_inputs(false);
+  running_compactions_.erase(std::find(running_compactions_.begin(), running_compactions_.end(), c.get()));
+  c.reset();  // drops its references to the input tables
+  if (s.ok()) delete_obsolete_files();
+  bg_cv_.signal_all();
+  return s;
+}
+
+Status DBImpl::do_compaction_work(const Compaction& c) {
   std::vector<std::pair<int, uint64_t>> removed;
   for (int which = 0; which < 2; which++) {
     const int level = which == 0 ? c.level : c.output_level;
     for (const auto& f : c.inputs[which]) removed.emplace_back(level, f->number);
   }
-  // A manual compaction always merges: compact() promises to drop
-  // tombstones, which a move would carry down unchanged.
-  if (c.is_trivial_move() && !c.manual) {
+  if (c.is_trivial_move()) {
     const FileMetaData& f = *c.inputs[0][0];
     Status s = apply_edit(removed, {{c.output_level, f}}, nullptr);
     if (s.ok()) counters_.trivial_moves++;
@@ -954,9 +961,7 @@ Status DBImpl::run_compaction(const Compaction& c) {
   SortedRunResult result;
   Status s = WriteSortedRun(spec, input.get(), &result);
   input.reset();
-  for (size_t i = 0; s.ok() && i < result.outputs.size(); i++) {
-    s = table_cache_->open_table(result.outputs[i].number, result.outputs[i].file_size);
-  }
+  if (s.ok()) s = open_outputs(result);
   mu_.lock();
   if (s.ok()) {
     std::vector<std::pair<int, FileMetaData>> added;
@@ -969,7 +974,7 @@ Status DBImpl::run_compaction(const Compaction& c) {
     }
     return s;  // on failure the outputs stay, as in flush_front_memtable()
   }
-  for (const auto& meta : result.outputs) (void)env_->remove_file(TableFileName(dbname_, meta.number));
+  remove_outputs(result);
   return s;
 }
 
@@ -1051,13 +1056,16 @@ void DBImpl::delete_obsolete_files() {
   }
   obsolete_tables_ = std::move(keep);
   const uint64_t log_number = manifest_log_number_;
+  // Only a flush advances the log number; other callers skip the listing.
+  const bool logs_to_delete = log_number > logs_deleted_below_;
+  if (dead_tables.empty() && !logs_to_delete) return;
   mu_.unlock();
   for (uint64_t number : dead_tables) {
     table_cache_->evict(number);
     (void)env_->remove_file(TableFileName(dbname_, number));
   }
   std::vector<std::string> children;
-  if (env_->get_children(dbname_, &children).ok()) {
+  if (logs_to_delete && env_->get_children(dbname_, &children).ok()) {
     for (const auto& name : children) {
       uint64_t number = 0;
       if (ParseFileName(name, &number) == FileType::kLog && number < log_number) {

@@ -96,9 +96,14 @@ class DBImpl final : public Database {
   // Background work.
   void flush_thread_main();
   void compaction_thread_main();
+  Status open_outputs(const SortedRunResult& result);
+  void remove_outputs(const SortedRunResult& result);
   Status flush_front_memtable() REQUIRES(mu_);
-  // Runs c (marked by the caller), releasing mu_ while merging.
-  Status run_compaction(const Compaction& c) REQUIRES(mu_);
+  // Marks c's inputs as in use, runs it, then unmarks them and deletes the
+  // tables it made obsolete. Releases mu_ while merging.
+  Status run_compaction(std::unique_ptr<Compaction> c) REQUIRES(mu_);
+  // The merge (or move) itself and its manifest edit.
+  Status do_compaction_work(const Compaction& c) REQUIRES(mu_);
   // Writes a manifest for current_ with removed/added tables applied and
   // installs the new version; `flushed` (the front immutable memtable, now in
   // `added`) also advances the log number and last sequence. Serialized by
@@ -113,7 +118,7 @@ class DBImpl final : public Database {
   // lower it; today it is the newest sequence.
   SequenceNumber smallest_snapshot() const REQUIRES(mu_);
   void set_background_error(const Status& s, const char* what) REQUIRES(mu_);
-  SortedRunSpec run_spec() const;
+  SortedRunSpec run_spec();
   uint64_t new_file_number() { return next_file_number_.fetch_add(1, std::memory_order_relaxed); }
 
   Env* const env_;
