@@ -58,6 +58,31 @@ class WritableFile {
   virtual Status close() = 0;
 };
 
+// A file read and written in place at arbitrary offsets: the B+Tree page
+// file. Writes reach the OS at once (no user-space buffer); sync() makes
+// every write made before it durable. Safe for concurrent read()s, and for
+// read()s concurrent with a write() of a different range.
+class RandomRWFile {
+ public:
+  virtual ~RandomRWFile();
+  virtual Status write(uint64_t offset, const Slice& data) = 0;
+  // Reads up to n bytes at offset into scratch. A short read means end of file.
+  virtual Status read(uint64_t offset, size_t n, Slice* result, char* scratch) const = 0;
+  virtual Status sync() = 0;
+  virtual Status close() = 0;
+};
+
+// A read-only shared memory map of a file's first size() bytes. Bytes past
+// the file's end must not be touched (the OS may fault); writes made to the
+// file after mapping (by RandomRWFile::write) become visible through it.
+// Thread-safety: immutable; any number of threads may read through it.
+class MappedRegion {
+ public:
+  virtual ~MappedRegion();
+  virtual const char* data() const = 0;
+  virtual size_t size() const = 0;
+};
+
 // A held lock on a file; release it with Env::unlock_file.
 class FileLock {
  public:
@@ -77,6 +102,14 @@ class Env {
   virtual Status new_writable_file(const std::string& fname, std::unique_ptr<WritableFile>* result) = 0;
   // Opens fname for appending, creating it if missing.
   virtual Status new_appendable_file(const std::string& fname, std::unique_ptr<WritableFile>* result) = 0;
+
+  // Opens fname for reading and writing in place, creating it (empty) if
+  // missing; never truncates.
+  virtual Status new_random_rw_file(const std::string& fname, std::unique_ptr<RandomRWFile>* result) = 0;
+  // Maps the first `length` bytes of fname read-only (length may exceed the
+  // file's current size; see MappedRegion). Default: NotSupported, and
+  // callers then read through RandomRWFile::read instead.
+  virtual Status map_file(const std::string& fname, size_t length, std::unique_ptr<MappedRegion>* result);
 
   virtual bool file_exists(const std::string& fname) = 0;
   // Sets *is_dir; NotFound if the path does not exist.

@@ -7,8 +7,14 @@ SequentialFile::~SequentialFile() = default;
 RandomAccessFile::~RandomAccessFile() = default;
 WritableFile::~WritableFile() = default;
 Status WritableFile::sync_flushed() { return Status::NotSupported("sync_flushed"); }
+RandomRWFile::~RandomRWFile() = default;
+MappedRegion::~MappedRegion() = default;
 FileLock::~FileLock() = default;
 Env::~Env() = default;
+Status Env::map_file(const std::string& fname, size_t /*length*/, std::unique_ptr<MappedRegion>* result) {
+  result->reset();
+  return Status::NotSupported("map " + fname, "this Env has no memory maps");
+}
 
 Status WriteStringToFile(Env* env, const Slice& data, const std::string& fname, bool sync) {
   std::unique_ptr<WritableFile> file;
