@@ -1,0 +1,227 @@
+// Copyright (c) Lightning authors. MIT License.
+#include "btree/node.h"
+
+#include <algorithm>
+
+#include "util/coding.h"
+
+namespace lightning {
+namespace btree {
+
+namespace {
+
+size_t CommonPrefix(const Slice& a, const Slice& b) {
+  const size_t n = std::min(a.size(), b.size());
+  size_t i = 0;
+  while (i < n && a[i] == b[i]) ++i;
+  return i;
+}
+
+Status Bad(const char* what) { return Status::Corruption("tree node", what); }
+
+}  // namespace
+
+void NodeBuilder::clear() {
+  keys_.clear();
+  bodies_.clear();
+  prefix_ = 0;
+  full_bytes_ = 0;
+}
+
+size_t NodeBuilder::prefix_with(const Slice& key) const {
+  // Internal nodes never compare key 0, so it does not bound the prefix.
+  const size_t first = leaf_ ? 0 : 1;
+  if (keys_.size() <= first) return key.size();
+  return std::min(prefix_, CommonPrefix(keys_[first], key));
+}
+
+void NodeBuilder::add_inline(const Slice& key, const Slice& value) {
+  std::string body;
+  body.push_back(0);
+  PutVarint32(&body, static_cast<uint32_t>(value.size()));
+  body.append(value.data(), value.size());
+  prefix_ = prefix_with(key);
+  full_bytes_ += key.size() + body.size() + VarintLength(key.size());
+  keys_.emplace_back(key.data(), key.size());
+  bodies_.push_back(std::move(body));
+}
+
+void NodeBuilder::add_blob(const Slice& key, const BlobRef& blob) {
+  std::string body;
+  body.push_back(1);
+  PutVarint64(&body, blob.ref.page);
+  PutVarint64(&body, blob.ref.epoch);
+  PutVarint64(&body, blob.size);
+  PutVarint32(&body, blob.pages);
+  prefix_ = prefix_with(key);
+  full_bytes_ += key.size() + body.size() + VarintLength(key.size());
+  keys_.emplace_back(key.data(), key.size());
+  bodies_.push_back(std::move(body));
+}
+
+void NodeBuilder::add_child(const Slice& key, PageRef child) {
+  std::string body;
+  PutVarint64(&body, child.page);
+  PutVarint64(&body, child.epoch);
+  const Slice k = keys_.empty() ? Slice() : key;
+  if (!keys_.empty()) prefix_ = prefix_with(k);
+  full_bytes_ += k.size() + body.size() + VarintLength(k.size());
+  keys_.emplace_back(k.data(), k.size());
+  bodies_.push_back(std::move(body));
+}
+
+size_t NodeBuilder::encoded_size() const {
+  const size_t compared = keys_.size() - (leaf_ || keys_.empty() ? 0 : 1);
+  const size_t p = compared == 0 ? 0 : prefix_;
+  return VarintLength(p) + p + full_bytes_ - compared * p + 4 * keys_.size() + 4;
+}
+
+size_t NodeBuilder::encoded_size_with(const Slice& key, size_t body_size) const {
+  const bool counts = leaf_ || !keys_.empty();
+  const size_t compared = keys_.size() - (leaf_ || keys_.empty() ? 0 : 1) + (counts ? 1 : 0);
+  const size_t p = compared == 0 ? 0 : (counts ? prefix_with(key) : prefix_);
+  const size_t k = counts ? key.size() : 0;
+  return VarintLength(p) + p + full_bytes_ + k + body_size + VarintLength(k) - compared * p + 4 * (keys_.size() + 1) +
+         4;
+}
+
+std::string NodeBuilder::finish() const {
+  const size_t compared = keys_.size() - (leaf_ || keys_.empty() ? 0 : 1);
+  const size_t p = compared == 0 ? 0 : prefix_;
+  std::string out;
+  out.reserve(encoded_size());
+  PutVarint32(&out, static_cast<uint32_t>(p));
+  const size_t first = leaf_ ? 0 : 1;
+  if (p > 0) out.append(keys_[first].data(), p);
+  std::vector<uint32_t> offsets;
+  offsets.reserve(keys_.size());
+  for (size_t i = 0; i < keys_.size(); ++i) {
+    offsets.push_back(static_cast<uint32_t>(out.size()));
+    const std::string& k = keys_[i];
+    const size_t skip = (i < first) ? 0 : p;
+    PutVarint32(&out, static_cast<uint32_t>(k.size() - skip));
+    out.append(k.data() + skip, k.size() - skip);
+    out.append(bodies_[i]);
+  }
+  for (uint32_t off : offsets) PutFixed32(&out, off);
+  PutFixed32(&out, static_cast<uint32_t>(keys_.size()));
+  return out;
+}
+
+Status NodeReader::init(const Slice& payload, bool leaf) {
+  payload_ = payload;
+  if (payload.size() < 5) return Bad("too short");
+  count_ = DecodeFixed32(payload.data() + payload.size() - 4);
+  if (count_ == 0 || count_ > payload.size() / 4) return Bad("bad entry count");
+  if (!leaf && count_ < 1) return Bad("internal node without children");
+  entries_end_ = payload.size() - 4 - size_t{4} * count_;
+  offsets_ = payload.data() + entries_end_;
+  uint32_t plen = 0;
+  const char* p = GetVarint32Ptr(payload.data(), payload.data() + entries_end_, &plen);
+  if (p == nullptr || plen > static_cast<size_t>(payload.data() + entries_end_ - p)) return Bad("bad prefix");
+  prefix_ = Slice(p, plen);
+  // Offsets must be increasing and inside the entry area.
+  uint32_t prev = static_cast<uint32_t>(p + plen - payload.data());
+  for (uint32_t i = 0; i < count_; ++i) {
+    const uint32_t off = DecodeFixed32(offsets_ + 4 * i);
+    if (off < prev || off >= entries_end_) return Bad("bad entry offset");
+    prev = off + 1;
+  }
+  return Status::OK();
+}
+
+Status NodeReader::entry(uint32_t i, Slice* suffix, const char** body) const {
+  const uint32_t off = DecodeFixed32(offsets_ + 4 * i);
+  const char* limit = payload_.data() + entries_end_;
+  uint32_t n = 0;
+  const char* p = GetVarint32Ptr(payload_.data() + off, limit, &n);
+  if (p == nullptr || n > static_cast<size_t>(limit - p)) return Bad("bad key length");
+  *suffix = Slice(p, n);
+  *body = p + n;
+  return Status::OK();
+}
+
+Slice NodeReader::key(uint32_t i, std::string* scratch) const {
+  Slice suffix;
+  const char* body;
+  if (!entry(i, &suffix, &body).ok()) {
+    scratch->clear();
+    return Slice();
+  }
+  scratch->assign(prefix_.data(), prefix_.size());
+  scratch->append(suffix.data(), suffix.size());
+  return Slice(*scratch);
+}
+
+Status NodeReader::leaf_value(uint32_t i, Slice* value, BlobRef* blob, bool* is_blob) const {
+  Slice suffix;
+  const char* body;
+  Status s = entry(i, &suffix, &body);
+  if (!s.ok()) return s;
+  const char* limit = payload_.data() + entries_end_;
+  if (body >= limit) return Bad("truncated leaf entry");
+  const char kind = *body++;
+  if (kind == 0) {
+    uint32_t n = 0;
+    body = GetVarint32Ptr(body, limit, &n);
+    if (body == nullptr || n > static_cast<size_t>(limit - body)) return Bad("bad value length");
+    *value = Slice(body, n);
+    *is_blob = false;
+    return Status::OK();
+  }
+  if (kind != 1) return Bad("unknown value kind");
+  uint64_t page = 0, epoch = 0, size = 0;
+  uint32_t pages = 0;
+  body = GetVarint64Ptr(body, limit, &page);
+  if (body != nullptr) body = GetVarint64Ptr(body, limit, &epoch);
+  if (body != nullptr) body = GetVarint64Ptr(body, limit, &size);
+  if (body != nullptr) body = GetVarint32Ptr(body, limit, &pages);
+  if (body == nullptr || page < 2 || pages == 0) return Bad("bad blob reference");
+  blob->ref = PageRef{page, epoch};
+  blob->size = size;
+  blob->pages = pages;
+  *is_blob = true;
+  return Status::OK();
+}
+
+Status NodeReader::child(uint32_t i, PageRef* child) const {
+  Slice suffix;
+  const char* body;
+  Status s = entry(i, &suffix, &body);
+  if (!s.ok()) return s;
+  const char* limit = payload_.data() + entries_end_;
+  body = GetVarint64Ptr(body, limit, &child->page);
+  if (body != nullptr) body = GetVarint64Ptr(body, limit, &child->epoch);
+  if (body == nullptr || child->page < 2) return Bad("bad child reference");
+  return Status::OK();
+}
+
+uint32_t NodeReader::lower_bound(const Comparator& cmp, const Slice& target, std::string* scratch) const {
+  uint32_t lo = 0, hi = count_;
+  while (lo < hi) {
+    const uint32_t mid = lo + (hi - lo) / 2;
+    if (cmp.compare(key(mid, scratch), target) < 0) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
+uint32_t NodeReader::find_child(const Comparator& cmp, const Slice& target, std::string* scratch) const {
+  // The first i >= 1 with key(i) > target, minus one.
+  uint32_t lo = 1, hi = count_;
+  while (lo < hi) {
+    const uint32_t mid = lo + (hi - lo) / 2;
+    if (cmp.compare(key(mid, scratch), target) <= 0) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo - 1;
+}
+
+}  // namespace btree
+}  // namespace lightning

@@ -1,0 +1,467 @@
+// Copyright (c) Lightning authors. MIT License.
+#include "btree/pager.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "util/coding.h"
+
+namespace lightning {
+namespace btree {
+
+namespace {
+
+// One verified extent in the cache. Uncompressed extents read through the
+// mapping are not copied: the entry only records that the bytes were
+// verified, and keeps the mapping alive.
+struct CachedExtent {
+  std::shared_ptr<const MappedRegion> map;
+  std::string owned;
+  Slice payload;
+  uint32_t page_count = 0;
+};
+
+void DeleteCachedExtent(const Slice& /*key*/, void* value) { delete static_cast<CachedExtent*>(value); }
+
+// Bytes a cached view into the mapping costs the process (entry, key, node).
+constexpr size_t kMappedViewCharge = 160;
+
+}  // namespace
+
+PageHandle& PageHandle::operator=(PageHandle&& o) noexcept {
+  if (this != &o) {
+    reset();
+    cache_ = o.cache_;
+    handle_ = o.handle_;
+    payload_ = o.payload_;
+    page_count_ = o.page_count_;
+    o.cache_ = nullptr;
+    o.handle_ = nullptr;
+    o.payload_ = Slice();
+  }
+  return *this;
+}
+
+void PageHandle::reset() {
+  if (handle_ != nullptr) cache_->release(handle_);
+  handle_ = nullptr;
+  cache_ = nullptr;
+  payload_ = Slice();
+}
+
+BTreePager::BTreePager(const PagerOptions& options) : options_(options) {}
+
+BTreePager::~BTreePager() {
+  if (file_ != nullptr) (void)file_->close();
+}
+
+Status BTreePager::Open(const PagerOptions& options, uint64_t epoch, std::unique_ptr<BTreePager>* result) {
+  result->reset();
+  if (options.cache == nullptr) return Status::InvalidArgument("BTreePager", "needs a cache (capacity 0 is fine)");
+  std::unique_ptr<BTreePager> pager(new BTreePager(options));
+  Status s = pager->load(epoch);
+  if (s.ok()) *result = std::move(pager);
+  return s;
+}
+
+Status BTreePager::read_raw(uint64_t offset, size_t n, std::string* buf) const {
+  buf->resize(n);
+  Slice got;
+  Status s = file_->read(offset, n, &got, &(*buf)[0]);
+  if (!s.ok()) return s;
+  if (got.size() != n) {
+    return Status::Corruption(options_.fname, "truncated: " + std::to_string(n) + " bytes at offset " +
+                                                  std::to_string(offset) + " are past the end");
+  }
+  if (got.data() != buf->data()) std::memcpy(&(*buf)[0], got.data(), n);
+  return Status::OK();
+}
+
+Status BTreePager::load(uint64_t epoch) {
+  page_size_ = options_.page_size;
+  cache_id_ = options_.cache->new_id();
+  file_exists_ = options_.env->file_exists(options_.fname);
+  TreeMeta chosen;
+  chosen.page_size = page_size_;
+  if (!file_exists_) {
+    if (epoch != 0) {
+      return Status::Corruption(options_.fname, "missing, but the MANIFEST records tree commit " +
+                                                    std::to_string(epoch));
+    }
+  } else {
+    Status s = options_.env->new_random_rw_file(options_.fname, &file_);
+    if (!s.ok()) return s;
+    // Slot 0 tells the page size; if it is damaged, try slot 1 at every
+    // possible page size.
+    std::string buf;
+    TreeMeta metas[2];
+    Status meta_status[2];
+    meta_status[0] = read_raw(0, kMinPageSize, &buf);
+    if (meta_status[0].ok()) meta_status[0] = DecodeMetaPage(buf.data(), buf.size(), 0, &metas[0]);
+    std::vector<uint32_t> sizes;
+    if (meta_status[0].ok()) {
+      sizes.push_back(metas[0].page_size);
+    } else {
+      for (uint32_t ps = kMinPageSize; ps <= kMaxPageSize; ps *= 2) sizes.push_back(ps);
+    }
+    meta_status[1] = Status::Corruption(options_.fname, "no valid meta page in slot 1");
+    for (uint32_t ps : sizes) {
+      Status r = read_raw(ps, kMinPageSize, &buf);
+      if (r.ok()) r = DecodeMetaPage(buf.data(), buf.size(), 1, &metas[1]);
+      if (r.ok() && metas[1].page_size == ps) {
+        meta_status[1] = r;
+        break;
+      }
+    }
+    bool found = false;
+    for (int slot = 0; slot < 2; ++slot) {
+      if (meta_status[slot].ok() && metas[slot].epoch == epoch) {
+        chosen = metas[slot];
+        found = true;
+      }
+    }
+    if (!found) {
+      if (epoch == 0 && !meta_status[0].ok() && !meta_status[1].ok()) {
+        // Created, but the first commit never completed: start afresh.
+        file_exists_ = false;
+        file_.reset();
+      } else {
+        std::string why = "no meta page holds tree commit " + std::to_string(epoch) + " (slot 0: " +
+                          (meta_status[0].ok() ? "commit " + std::to_string(metas[0].epoch)
+                                               : meta_status[0].ToString()) +
+                          "; slot 1: " +
+                          (meta_status[1].ok() ? "commit " + std::to_string(metas[1].epoch)
+                                               : meta_status[1].ToString()) +
+                          ")";
+        return Status::Corruption(options_.fname, why);
+      }
+    } else {
+      page_size_ = chosen.page_size;
+    }
+  }
+  chosen.epoch = epoch;
+  port::MutexLock l(&mu_);
+  committed_ = chosen;
+  if (file_exists_) {
+    Status s = load_free_list(chosen);
+    if (!s.ok()) return s;
+    return remap_if_needed(chosen.num_pages);
+  }
+  return Status::OK();
+}
+
+Status BTreePager::load_free_list(const TreeMeta& meta) {
+  mu_.assert_held();
+  reusable_.clear();
+  if (meta.free_list.null()) return Status::OK();
+  PageHandle h;
+  Status s = read(nullptr, meta.free_list, PageType::kFreeList, &h);
+  if (!s.ok()) return s;
+  Slice in = h.payload();
+  uint64_t n = 0, prev_end = 2, total = 0;
+  bool ok = GetVarint64(&in, &n);
+  for (uint64_t i = 0; ok && i < n; ++i) {
+    uint64_t gap = 0, count = 0;
+    ok = GetVarint64(&in, &gap) && GetVarint64(&in, &count) && count > 0;
+    const uint64_t start = prev_end + gap;
+    ok = ok && start + count <= meta.num_pages && start >= prev_end;
+    if (ok) {
+      add_extent(&reusable_, start, count);
+      prev_end = start + count;
+      total += count;
+    }
+  }
+  if (!ok || total != meta.free_pages) {
+    return Status::Corruption(options_.fname, "free list of tree commit " + std::to_string(meta.epoch) +
+                                                  " is malformed");
+  }
+  return Status::OK();
+}
+
+void BTreePager::add_extent(std::map<uint64_t, uint64_t>* set, uint64_t page, uint64_t count) {
+  auto next = set->lower_bound(page);
+  // Merge with the extent that ends where this one starts, and the one that
+  // starts where it ends.
+  if (next != set->begin()) {
+    auto prev = std::prev(next);
+    if (prev->first + prev->second == page) {
+      page = prev->first;
+      count += prev->second;
+      set->erase(prev);
+    }
+  }
+  if (next != set->end() && page + count == next->first) {
+    count += next->second;
+    set->erase(next);
+  }
+  (*set)[page] = count;
+}
+
+TreeMeta BTreePager::committed() const {
+  port::MutexLock l(&mu_);
+  return committed_;
+}
+
+std::shared_ptr<const MappedRegion> BTreePager::mapping() const {
+  port::MutexLock l(&mu_);
+  return map_;
+}
+
+Status BTreePager::remap_if_needed(uint64_t num_pages) {
+  if (options_.mmap_size == 0 || file_ == nullptr) return Status::OK();
+  const uint64_t need = num_pages * page_size_;
+  if (map_ != nullptr && map_->size() >= need) return Status::OK();
+  uint64_t len = std::max<uint64_t>(options_.mmap_size, map_ != nullptr ? map_->size() * 2 : 0);
+  while (len < need) len *= 2;
+  std::unique_ptr<MappedRegion> region;
+  Status s = options_.env->map_file(options_.fname, len, &region);
+  if (s.IsNotSupported()) return Status::OK();  // read with pread instead
+  if (!s.ok()) return s;
+  // Readers holding the old mapping keep it alive until they finish.
+  map_ = std::shared_ptr<const MappedRegion>(std::move(region));
+  return Status::OK();
+}
+
+void BTreePager::pin(uint64_t epoch) {
+  port::MutexLock l(&mu_);
+  ++pinned_[epoch];
+}
+
+void BTreePager::unpin(uint64_t epoch) {
+  port::MutexLock l(&mu_);
+  auto it = pinned_.find(epoch);
+  if (it != pinned_.end() && --it->second == 0) pinned_.erase(it);
+}
+
+Status BTreePager::read(const std::shared_ptr<const MappedRegion>& map, PageRef ref, PageType type, PageHandle* out) const {
+  out->reset();
+  char key[24];
+  EncodeFixed64(key, cache_id_);
+  EncodeFixed64(key + 8, ref.page);
+  EncodeFixed64(key + 16, ref.epoch);
+  Cache* cache = options_.cache;
+  Cache::Handle* h = cache->lookup(Slice(key, sizeof(key)));
+  if (h == nullptr) {
+    const std::string where = "tree page " + std::to_string(ref.page);
+    if (ref.page < 2) return Status::Corruption(where, "a node refers to a meta page");
+    std::unique_ptr<CachedExtent> e(new CachedExtent);
+    const uint64_t offset = ref.page * page_size_;
+    const char* data = nullptr;
+    PageHeader header;
+    Status s;
+    if (map != nullptr && offset + page_size_ <= map->size()) {
+      s = DecodePageHeader(map->data() + offset, page_size_, ref.page, &header);
+      if (s.ok() && offset + uint64_t{header.page_count} * page_size_ <= map->size()) {
+        data = map->data() + offset;
+      }
+    }
+    if (data == nullptr) {
+      s = read_raw(offset, page_size_, &e->owned);
+      if (s.ok()) s = DecodePageHeader(e->owned.data(), page_size_, ref.page, &header);
+      if (s.ok() && header.page_count > 1) s = read_raw(offset, size_t{header.page_count} * page_size_, &e->owned);
+      data = e->owned.data();
+    }
+    if (!s.ok()) return s;
+    s = VerifyExtent(data, header, page_size_);
+    if (!s.ok()) return s;
+    if (header.epoch != ref.epoch) {
+      return Status::Corruption(where, "written by tree commit " + std::to_string(header.epoch) +
+                                           ", but its parent expects commit " + std::to_string(ref.epoch) +
+                                           " (a lost or misdirected write)");
+    }
+    if (header.type != type) {
+      return Status::Corruption(where, std::string("is a ") + PageTypeName(header.type) + " page, expected " +
+                                           PageTypeName(type));
+    }
+    const Slice stored(data + kPageHeaderSize, header.payload_size);
+    size_t charge;
+    if (header.compression != CompressionType::kNone) {
+      std::string raw;
+      s = UncompressBlock(header.compression, stored, &raw);
+      if (!s.ok()) return Status::Corruption(where, "payload does not decompress: " + s.ToString());
+      e->owned.swap(raw);
+      e->owned.shrink_to_fit();
+      e->payload = Slice(e->owned);
+      charge = e->owned.size() + sizeof(CachedExtent);
+    } else if (data == e->owned.data()) {
+      e->payload = stored;
+      charge = e->owned.size() + sizeof(CachedExtent);
+    } else {
+      e->map = map;
+      e->payload = stored;
+      charge = kMappedViewCharge;
+    }
+    e->page_count = header.page_count;
+    h = cache->insert(Slice(key, sizeof(key)), e.release(), charge, &DeleteCachedExtent);
+  }
+  auto* e = static_cast<CachedExtent*>(cache->value(h));
+  out->cache_ = cache;
+  out->handle_ = h;
+  out->payload_ = e->payload;
+  out->page_count_ = e->page_count;
+  return Status::OK();
+}
+
+std::unique_ptr<BTreePager::Transaction> BTreePager::begin() {
+  std::unique_ptr<Transaction> t(new Transaction(this));
+  port::MutexLock l(&mu_);
+  txn_open_ = true;
+  t->meta_ = committed_;
+  t->meta_.epoch = committed_.epoch + 1;
+  // Extents freed by commit E become reusable once no reader older than E is
+  // left (the commit being begun is > E by construction).
+  const uint64_t oldest_reader = pinned_.empty() ? UINT64_MAX : pinned_.begin()->first;
+  auto keep = pending_.begin();
+  for (auto it = pending_.begin(); it != pending_.end(); ++it) {
+    if (it->epoch <= oldest_reader) {
+      add_extent(&reusable_, it->page, it->count);
+    } else {
+      *keep++ = *it;
+    }
+  }
+  pending_.erase(keep, pending_.end());
+  t->reusable_ = reusable_;
+  return t;
+}
+
+BTreePager::Transaction::Transaction(BTreePager* pager) : pager_(pager) {}
+
+BTreePager::Transaction::~Transaction() {
+  port::MutexLock l(&pager_->mu_);
+  pager_->txn_open_ = false;
+}
+
+uint64_t BTreePager::Transaction::allocate(uint32_t pages) {
+  // First fit among the free extents; the file grows only when none fits.
+  for (auto it = reusable_.begin(); it != reusable_.end(); ++it) {
+    if (it->second >= pages) {
+      const uint64_t page = it->first, count = it->second;
+      reusable_.erase(it);
+      if (count > pages) reusable_[page + pages] = count - pages;
+      return page;
+    }
+  }
+  const uint64_t page = meta_.num_pages;
+  meta_.num_pages += pages;
+  return page;
+}
+
+Status BTreePager::Transaction::write(PageType type, const Slice& payload, CompressionType compression,
+                                      PageRef* ref, uint32_t* pages_used) {
+  BTreePager* p = pager_;
+  if (p->file_ == nullptr) {
+    Status s = p->options_.env->new_random_rw_file(p->options_.fname, &p->file_);
+    if (!s.ok()) return s;
+  }
+  PageHeader h;
+  h.type = type;
+  h.compression = compression;
+  const Slice& stored = payload;
+  h.page_count = PagesForPayload(stored.size(), p->page_size_);
+  h.epoch = meta_.epoch;
+  h.page = allocate(h.page_count);
+  std::string extent;
+  EncodeExtent(h, stored, p->page_size_, &extent);
+  Status s = p->file_->write(h.page * p->page_size_, extent);
+  if (!s.ok()) return s;
+  p->bytes_written_.fetch_add(extent.size(), std::memory_order_relaxed);
+  pages_written_ += h.page_count;
+  ref->page = h.page;
+  ref->epoch = h.epoch;
+  *pages_used = h.page_count;
+  return Status::OK();
+}
+
+void BTreePager::Transaction::free(uint64_t page, uint32_t page_count) { freed_.emplace_back(page, page_count); }
+
+Status BTreePager::Transaction::commit(const TreeMeta& fields) {
+  BTreePager* p = pager_;
+  TreeMeta m = fields;
+  m.epoch = meta_.epoch;
+  m.page_size = p->page_size_;
+  std::vector<Pending> pending;
+  {
+    port::MutexLock l(&p->mu_);
+    pending = p->pending_;
+    if (!p->committed_.free_list.null()) {
+      // The old free list is itself freed by this commit. Its page count is
+      // recorded in its header; read it.
+      PageHandle old;
+      Status s = p->read(p->map_, p->committed_.free_list, PageType::kFreeList, &old);
+      if (!s.ok()) return s;
+      freed_.emplace_back(p->committed_.free_list.page, old.page_count());
+    }
+  }
+  // Everything free as of the new commit: still-reusable extents, pending
+  // ones, and the ones freed now. Encoding the list needs an extent of its
+  // own, taken from the reusable ones (which shrinks the list) or the end.
+  auto encode = [&](std::string* out, uint64_t* total) {
+    std::map<uint64_t, uint64_t> all = reusable_;
+    for (const Pending& e : pending) add_extent(&all, e.page, e.count);
+    for (const auto& e : freed_) add_extent(&all, e.first, e.second);
+    out->clear();
+    PutVarint64(out, all.size());
+    uint64_t prev_end = 2;
+    *total = 0;
+    for (const auto& e : all) {
+      PutVarint64(out, e.first - prev_end);
+      PutVarint64(out, e.second);
+      prev_end = e.first + e.second;
+      *total += e.second;
+    }
+  };
+  std::string list;
+  uint64_t total = 0;
+  encode(&list, &total);
+  PageRef list_ref;
+  if (total > 0) {
+    // The list's own extent comes from the reusable extents (or the end),
+    // which changes the list a little: reserve room, then encode for real.
+    if (p->file_ == nullptr) {
+      Status s = p->options_.env->new_random_rw_file(p->options_.fname, &p->file_);
+      if (!s.ok()) return s;
+    }
+    PageHeader h;
+    h.type = PageType::kFreeList;
+    h.page_count = PagesForPayload(list.size() + 64, p->page_size_);
+    h.epoch = meta_.epoch;
+    h.page = allocate(h.page_count);
+    encode(&list, &total);
+    if (PagesForPayload(list.size(), p->page_size_) > h.page_count) {
+      return Status::Corruption(p->options_.fname, "free list outgrew its reserved extent (a bug)");
+    }
+    std::string extent;
+    EncodeExtent(h, list, p->page_size_, &extent);
+    Status s = p->file_->write(h.page * p->page_size_, extent);
+    if (!s.ok()) return s;
+    p->bytes_written_.fetch_add(extent.size(), std::memory_order_relaxed);
+    list_ref = PageRef{h.page, h.epoch};
+  }
+  m.free_list = list_ref;
+  m.free_pages = total;
+  m.num_pages = meta_.num_pages;
+  if (p->file_ == nullptr) {
+    Status s = p->options_.env->new_random_rw_file(p->options_.fname, &p->file_);
+    if (!s.ok()) return s;
+  }
+  Status s = p->file_->sync();
+  std::string meta_page;
+  if (s.ok()) {
+    EncodeMetaPage(m, m.epoch % 2, &meta_page);
+    s = p->file_->write((m.epoch % 2) * p->page_size_, meta_page);
+  }
+  if (s.ok()) s = p->file_->sync();
+  if (!s.ok()) return s;
+  p->bytes_written_.fetch_add(meta_page.size(), std::memory_order_relaxed);
+
+  port::MutexLock l(&p->mu_);
+  p->committed_ = m;
+  p->reusable_ = reusable_;
+  for (const auto& e : freed_) p->pending_.push_back(Pending{m.epoch, e.first, e.second});
+  p->file_exists_ = true;
+  done_ = true;
+  return p->remap_if_needed(m.num_pages);
+}
+
+}  // namespace btree
+}  // namespace lightning
