@@ -365,6 +365,187 @@ TEST_P(EnvTest, Clock) {
   EXPECT_GE(env_->now_micros() - t0, 2000u);
 }
 
+// ---- RandomRWFile ----
+
+TEST_P(EnvTest, RandomRWFileWriteReadSyncReopen) {
+  const std::string fname = path("rw");
+  std::unique_ptr<RandomRWFile> file;
+  ASSERT_OK(env_->new_random_rw_file(fname, &file));  // creates it, empty
+  EXPECT_TRUE(env_->file_exists(fname));
+  uint64_t size = 99;
+  ASSERT_OK(env_->get_file_size(fname, &size));
+  EXPECT_EQ(size, 0u);
+
+  ASSERT_OK(file->write(0, "hello"));
+  ASSERT_OK(file->write(5, Slice("\0world", 6)));
+  ASSERT_OK(file->write(0, "J"));  // in place
+  char scratch[32];
+  Slice result;
+  ASSERT_OK(file->read(0, 11, &result, scratch));
+  EXPECT_EQ(result, Slice("Jello\0world", 11));
+  ASSERT_OK(file->read(6, 3, &result, scratch));
+  EXPECT_EQ(result, Slice("wor"));
+  ASSERT_OK(file->read(8, 10, &result, scratch));  // short read at the end
+  EXPECT_EQ(result, Slice("rld"));
+  ASSERT_OK(file->read(11, 5, &result, scratch));
+  EXPECT_TRUE(result.empty());
+  ASSERT_OK(file->read(1000, 5, &result, scratch));
+  EXPECT_TRUE(result.empty());
+  // Writes are visible to other readers at once (no user-space buffer).
+  EXPECT_EQ(read_all(fname), std::string("Jello\0world", 11));
+  ASSERT_OK(file->sync());
+  ASSERT_OK(file->close());
+  ASSERT_OK(file->close());  // closing twice is harmless
+  EXPECT_FALSE(file->write(0, "x").ok());  // but a closed file refuses writes
+  file.reset();
+
+  // Reopening never truncates.
+  ASSERT_OK(env_->new_random_rw_file(fname, &file));
+  ASSERT_OK(file->read(0, sizeof(scratch), &result, scratch));
+  EXPECT_EQ(result, Slice("Jello\0world", 11));
+  ASSERT_OK(file->write(6, "W"));
+  ASSERT_OK(file->close());
+  file.reset();
+  EXPECT_EQ(read_all(fname), std::string("Jello\0World", 11));
+  ASSERT_OK(env_->get_file_size(fname, &size));
+  EXPECT_EQ(size, 11u);
+}
+
+TEST_P(EnvTest, RandomRWFileWritesPastTheEnd) {
+  const std::string fname = path("rw_hole");
+  std::unique_ptr<RandomRWFile> file;
+  ASSERT_OK(env_->new_random_rw_file(fname, &file));
+  ASSERT_OK(file->write(100, "tail"));  // a hole before it reads as zeros
+  uint64_t size = 0;
+  ASSERT_OK(env_->get_file_size(fname, &size));
+  EXPECT_EQ(size, 104u);
+  EXPECT_EQ(read_all(fname), std::string(100, '\0') + "tail");
+  // A write straddling the end overwrites and extends.
+  ASSERT_OK(file->write(102, "ILS!"));
+  EXPECT_EQ(read_all(fname), std::string(100, '\0') + "taILS!");
+  ASSERT_OK(file->write(0, ""));  // empty writes are no-ops
+  ASSERT_OK(env_->get_file_size(fname, &size));
+  EXPECT_EQ(size, 106u);
+  ASSERT_OK(file->close());
+
+  // A file in a missing directory cannot be created.
+  EXPECT_TRUE(env_->new_random_rw_file(path("nodir") + "/f", &file).IsNotFound());
+}
+
+// Readers of a stable range while one writer rewrites (and extends) another.
+TEST_P(EnvTest, RandomRWFileConcurrentReadersAndWriter) {
+  constexpr size_t kPage = 4096;
+  constexpr int kStablePages = 16;
+  const std::string fname = path("rw_concurrent");
+  test::Random rnd(77);
+  const std::string stable = rnd.random_bytes(kStablePages * kPage);
+  std::unique_ptr<RandomRWFile> file;
+  ASSERT_OK(env_->new_random_rw_file(fname, &file));
+  ASSERT_OK(file->write(0, stable));
+
+  std::atomic<bool> done{false};
+  std::atomic<int> mismatches{0};
+  std::atomic<int> errors{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 3; ++t) {
+    readers.emplace_back([&, t] {
+      test::Random r(500 + t);
+      std::string scratch(kPage, '\0');
+      while (!done.load()) {
+        const uint64_t off = r.uniform(stable.size());
+        const size_t n = static_cast<size_t>(r.uniform(kPage) + 1);
+        const size_t want = std::min<size_t>(n, stable.size() - off);
+        Slice result;
+        if (!file->read(off, want, &result, scratch.data()).ok()) {
+          ++errors;
+        } else if (result != Slice(stable.data() + off, want)) {
+          ++mismatches;
+        }
+      }
+    });
+  }
+  // The writer: pages past the stable range, each rewritten with a pattern
+  // it can check by reading back.
+  std::string page(kPage, '\0');
+  std::string scratch(kPage, '\0');
+  for (int round = 0; round < 200; ++round) {
+    const uint64_t p = kStablePages + static_cast<uint64_t>(round % 24);
+    std::fill(page.begin(), page.end(), static_cast<char>('a' + round % 26));
+    if (!file->write(p * kPage, page).ok()) ++errors;
+    Slice result;
+    if (!file->read(p * kPage, kPage, &result, scratch.data()).ok() || result != Slice(page)) ++mismatches;
+  }
+  done = true;
+  for (auto& th : readers) th.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(mismatches.load(), 0);
+  ASSERT_OK(file->sync());
+  ASSERT_OK(file->close());
+}
+
+// ---- map_file ----
+
+TEST_P(EnvTest, MapFileSeesLaterWrites) {
+  const std::string fname = path("mapped");
+  std::unique_ptr<RandomRWFile> file;
+  ASSERT_OK(env_->new_random_rw_file(fname, &file));
+  test::Random rnd(9);
+  std::string expected = rnd.random_bytes(5000);
+  ASSERT_OK(file->write(0, expected));
+
+  // The map may be longer than the file; only bytes below the file's size
+  // may be touched.
+  constexpr size_t kMapLength = 64 * 1024;
+  std::unique_ptr<MappedRegion> region;
+  Status s = env_->map_file(fname, kMapLength, &region);
+  if (GetParam() == EnvKind::kMemory) {
+    EXPECT_TRUE(s.IsNotSupported()) << s.ToString();
+    EXPECT_EQ(region, nullptr);
+    ASSERT_OK(file->close());
+    return;
+  }
+  ASSERT_OK(s);
+  ASSERT_NE(region, nullptr);
+  ASSERT_NE(region->data(), nullptr);
+  EXPECT_EQ(region->size(), kMapLength);
+  EXPECT_TRUE(Slice(region->data(), expected.size()) == Slice(expected));
+
+  // An in-place write shows through the map...
+  ASSERT_OK(file->write(100, "through the map"));
+  expected.replace(100, 15, "through the map");
+  EXPECT_TRUE(Slice(region->data(), expected.size()) == Slice(expected));
+  // ... and so does an extension, once the file has grown (beyond the
+  // original size, but still within the mapped length).
+  const std::string more = rnd.random_bytes(10000);
+  ASSERT_OK(file->write(expected.size(), more));
+  expected += more;
+  ASSERT_LE(expected.size(), kMapLength);
+  EXPECT_TRUE(Slice(region->data(), expected.size()) == Slice(expected));
+  ASSERT_OK(file->sync());
+  ASSERT_OK(file->close());
+  file.reset();
+
+  // The map outlives the file object (and keeps working after close()).
+  EXPECT_TRUE(Slice(region->data(), expected.size()) == Slice(expected));
+  region.reset();  // unmaps
+
+  // An empty map is fine too.
+  ASSERT_OK(env_->map_file(fname, 0, &region));
+  EXPECT_EQ(region->size(), 0u);
+}
+
+TEST_P(EnvTest, MapMissingFileFails) {
+  std::unique_ptr<MappedRegion> region;
+  Status s = env_->map_file(path("no_such_file"), 4096, &region);
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(region, nullptr);
+  if (GetParam() == EnvKind::kPosix) {
+    EXPECT_TRUE(s.IsNotFound()) << s.ToString();
+  } else {
+    EXPECT_TRUE(s.IsNotSupported()) << s.ToString();
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Envs, EnvTest, ::testing::Values(EnvKind::kPosix, EnvKind::kMemory),
                          [](const ::testing::TestParamInfo<EnvKind>& param_info) {
                            return param_info.param == EnvKind::kPosix ? std::string("Posix") : std::string("Memory");

@@ -5,9 +5,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -577,6 +579,428 @@ TEST_P(FaultInjectionEnvTest, ConcurrentUse) {
     EXPECT_EQ(contents("w" + std::to_string(t)), expected);  // the last record was synced
   }
 }
+
+// ---- RandomRWFile ----
+
+constexpr size_t kPage = 4096;
+constexpr size_t kSector = 512;
+
+// A page whose every 512-byte sector differs from every other page's and
+// version's, so a sector's content says which write it came from.
+std::string PageData(uint64_t page, int version) {
+  test::Random rnd(page * 1000 + static_cast<uint64_t>(version) + 1);
+  return rnd.random_bytes(kPage);
+}
+
+class FaultInjectionRWTest : public FaultInjectionEnvTest {
+ protected:
+  // Creates name (directory entry synced) with `count` pages of version 0,
+  // synced, and returns an open handle.
+  std::unique_ptr<RandomRWFile> durable_pages(const std::string& name, int count) {
+    std::unique_ptr<RandomRWFile> file;
+    EXPECT_OK(env_->new_random_rw_file(path(name), &file));
+    EXPECT_OK(env_->sync_dir(dir_));
+    for (int p = 0; p < count; ++p) EXPECT_OK(file->write(p * kPage, PageData(p, 0)));
+    EXPECT_OK(file->sync());
+    return file;
+  }
+
+  static std::string pages(std::initializer_list<std::pair<uint64_t, int>> list) {
+    std::string out;
+    for (const auto& [page, version] : list) out += PageData(page, version);
+    return out;
+  }
+};
+
+TEST_P(FaultInjectionRWTest, DropUnsyncedRevertsOverwritesAndExtensions) {
+  std::unique_ptr<RandomRWFile> file = durable_pages("pages", 3);
+  ASSERT_OK(file->write(1 * kPage, PageData(1, 1)));               // in place
+  ASSERT_OK(file->write(0 * kPage + 100, "a small overwrite"));       // part of a sector
+  ASSERT_OK(file->write(1 * kPage + 10, PageData(9, 9).substr(0, 700)));  // overwrites the overwrite
+  ASSERT_OK(file->write(3 * kPage, PageData(3, 1)));               // extends
+  ASSERT_OK(file->write(6 * kPage, PageData(6, 1)));               // extends past a hole
+  uint64_t size = 0;
+  ASSERT_OK(base_->get_file_size(path("pages"), &size));
+  EXPECT_EQ(size, 7 * kPage);
+
+  ASSERT_OK(env_->drop_unsynced_data());
+  EXPECT_TRUE(contents("pages") == pages({{0, 0}, {1, 0}, {2, 0}}));
+
+  // The old handle died with the "process".
+  EXPECT_TRUE(file->write(0, "x").IsIOError());
+  EXPECT_TRUE(file->sync().IsIOError());
+  file.reset();
+  EXPECT_TRUE(contents("pages") == pages({{0, 0}, {1, 0}, {2, 0}}));
+
+  // A reopened file is tracked again from its durable state.
+  ASSERT_OK(env_->new_random_rw_file(path("pages"), &file));
+  ASSERT_OK(file->write(2 * kPage, PageData(2, 2)));
+  ASSERT_OK(file->sync());
+  ASSERT_OK(file->write(0, PageData(0, 2)));
+  ASSERT_OK(file->close());
+  ASSERT_OK(env_->drop_unsynced_data());
+  EXPECT_TRUE(contents("pages") == pages({{0, 0}, {1, 0}, {2, 2}}));
+}
+
+TEST_P(FaultInjectionRWTest, SyncedWritesSurvive) {
+  std::unique_ptr<RandomRWFile> file = durable_pages("pages", 2);
+  ASSERT_OK(file->write(0, PageData(0, 1)));
+  ASSERT_OK(file->write(2 * kPage, PageData(2, 1)));
+  ASSERT_OK(file->sync());
+  // A sync through one handle makes the writes of every handle durable
+  // (durability is per file), and a second handle on a tracked file keeps
+  // the file's log.
+  std::unique_ptr<RandomRWFile> other;
+  ASSERT_OK(env_->new_random_rw_file(path("pages"), &other));
+  ASSERT_OK(file->write(1 * kPage, PageData(1, 1)));
+  ASSERT_OK(other->write(3 * kPage, PageData(3, 1)));
+  ASSERT_OK(env_->drop_unsynced_data());
+  EXPECT_TRUE(contents("pages") == pages({{0, 1}, {1, 0}, {2, 1}}));
+
+  ASSERT_OK(env_->new_random_rw_file(path("pages"), &file));
+  ASSERT_OK(env_->new_random_rw_file(path("pages"), &other));
+  ASSERT_OK(file->write(1 * kPage, PageData(1, 2)));
+  ASSERT_OK(other->sync());
+  ASSERT_OK(env_->drop_unsynced_data());
+  EXPECT_TRUE(contents("pages") == pages({{0, 1}, {1, 2}, {2, 1}}));
+}
+
+TEST_P(FaultInjectionRWTest, NewFileVanishesUnlessItsDirectoryWasSynced) {
+  std::unique_ptr<RandomRWFile> file;
+  ASSERT_OK(env_->new_random_rw_file(path("new"), &file));
+  ASSERT_OK(file->write(0, "data"));
+  ASSERT_OK(file->sync());
+  file.reset();
+  EXPECT_TRUE(exists("new"));
+  ASSERT_OK(env_->drop_unsynced_data());
+  EXPECT_FALSE(exists("new"));
+}
+
+// For each of 8 page-sized (8-sector) overwrites and one extending page,
+// every sector must afterwards hold either the old or the new content; the
+// write then survived whole, was reverted whole, or was torn.
+TEST_P(FaultInjectionRWTest, DropRandomUnsyncedDataTearsWritesAtSectors) {
+  constexpr int kPages = 8;
+  int survived = 0;
+  int reverted = 0;
+  int torn = 0;
+  std::vector<std::string> results;
+  for (uint64_t seed = 1; seed <= 30; ++seed) {
+    SCOPED_TRACE("seed=" + std::to_string(seed));
+    const std::string name = "torn" + std::to_string(seed);
+    std::unique_ptr<RandomRWFile> file = durable_pages(name, kPages);
+    for (int p = 0; p < kPages; ++p) ASSERT_OK(file->write(p * kPage, PageData(p, 1)));
+    ASSERT_OK(file->write(kPages * kPage, PageData(kPages, 1)));  // extends
+    file.reset();
+    ASSERT_OK(env_->drop_random_unsynced_data(seed));
+
+    const std::string got = contents(name);
+    ASSERT_GE(got.size(), kPages * kPage);
+    ASSERT_LE(got.size(), (kPages + 1) * kPage);
+    ASSERT_EQ(got.size() % kSector, 0u);  // the extension survives in whole sectors
+    for (int p = 0; p <= kPages; ++p) {
+      const std::string old_page = p < kPages ? PageData(p, 0) : std::string(kPage, '\0');
+      const std::string new_page = PageData(p, 1);
+      int old_sectors = 0;
+      int new_sectors = 0;
+      for (size_t sec = 0; sec < kPage / kSector; ++sec) {
+        const size_t at = p * kPage + sec * kSector;
+        if (at >= got.size()) {
+          ++old_sectors;  // cut off: the extension's sector did not survive
+          continue;
+        }
+        const std::string actual = got.substr(at, kSector);
+        if (actual == new_page.substr(sec * kSector, kSector)) {
+          ++new_sectors;
+        } else {
+          ASSERT_TRUE(actual == old_page.substr(sec * kSector, kSector)) << "page " << p << " sector " << sec;
+          ++old_sectors;
+        }
+      }
+      if (old_sectors == 0) ++survived;
+      if (new_sectors == 0) ++reverted;
+      if (old_sectors > 0 && new_sectors > 0) ++torn;
+    }
+    results.push_back(got);
+    // The same seed and the same history give the same result.
+    if (seed == 1) {
+      std::unique_ptr<RandomRWFile> again = durable_pages("again", kPages);
+      for (int p = 0; p < kPages; ++p) ASSERT_OK(again->write(p * kPage, PageData(p, 1)));
+      ASSERT_OK(again->write(kPages * kPage, PageData(kPages, 1)));
+      again.reset();
+      // Only "again" has unsynced writes now, as name had before.
+      ASSERT_OK(env_->drop_random_unsynced_data(seed));
+      EXPECT_TRUE(contents("again") == got);
+    }
+  }
+  EXPECT_GT(survived, 0);
+  EXPECT_GT(reverted, 0);
+  EXPECT_GT(torn, 0);
+  std::sort(results.begin(), results.end());
+  EXPECT_GT(std::unique(results.begin(), results.end()) - results.begin(), 20);  // actually random
+}
+
+// Overlapping unsynced writes: every sector ends up as one of its versions
+// (synced, first write, second write), never anything else.
+TEST_P(FaultInjectionRWTest, DropRandomUnsyncedDataWithOverlappingWrites) {
+  bool saw[3] = {false, false, false};
+  for (uint64_t seed = 1; seed <= 30; ++seed) {
+    SCOPED_TRACE("seed=" + std::to_string(seed));
+    const std::string name = "overlap" + std::to_string(seed);
+    std::unique_ptr<RandomRWFile> file = durable_pages(name, 2);
+    const std::string v0 = pages({{0, 0}, {1, 0}});
+    const std::string v1 = pages({{0, 1}, {1, 1}});
+    const std::string v2 = PageData(7, 2);  // one page at offset 2048
+    ASSERT_OK(file->write(0, v1));
+    ASSERT_OK(file->write(2048, v2));
+    file.reset();
+    ASSERT_OK(env_->drop_random_unsynced_data(seed));
+    const std::string got = contents(name);
+    ASSERT_EQ(got.size(), 2 * kPage);
+    for (size_t at = 0; at < got.size(); at += kSector) {
+      const std::string actual = got.substr(at, kSector);
+      int version = -1;
+      if (at >= 2048 && at < 2048 + kPage && actual == v2.substr(at - 2048, kSector)) {
+        version = 2;
+      } else if (actual == v1.substr(at, kSector)) {
+        version = 1;
+      } else if (actual == v0.substr(at, kSector)) {
+        version = 0;
+      }
+      ASSERT_NE(version, -1) << "sector at " << at;
+      saw[version] = true;
+    }
+  }
+  EXPECT_TRUE(saw[0] && saw[1] && saw[2]);
+}
+
+TEST_P(FaultInjectionRWTest, TruncateForgetsLoggedBytesPastTheNewEnd) {
+  std::unique_ptr<RandomRWFile> file = durable_pages("t", 4);
+  ASSERT_OK(file->write(3 * kPage, PageData(3, 1)));
+  ASSERT_OK(env_->truncate_file(path("t"), 2 * kPage));  // shrinking is durable
+  ASSERT_OK(file->write(3 * kPage, PageData(3, 2)));     // regrows past a hole
+  file.reset();
+  ASSERT_OK(env_->drop_unsynced_data());
+  EXPECT_TRUE(contents("t") == pages({{0, 0}, {1, 0}}));
+
+  for (uint64_t seed = 1; seed <= 30; ++seed) {
+    SCOPED_TRACE("seed=" + std::to_string(seed));
+    ASSERT_OK(env_->new_random_rw_file(path("t"), &file));
+    ASSERT_OK(file->write(2 * kPage, PageData(2, 0)));  // pages 2 and 3 durable again
+    ASSERT_OK(file->write(3 * kPage, PageData(3, 0)));
+    ASSERT_OK(file->sync());
+    ASSERT_OK(file->write(3 * kPage, PageData(3, 1)));  // logs page 3 version 0
+    ASSERT_OK(env_->truncate_file(path("t"), 2 * kPage));
+    ASSERT_OK(file->write(3 * kPage, PageData(3, 2)));
+    file.reset();
+    ASSERT_OK(env_->drop_random_unsynced_data(seed));
+    // Past the first two pages: zeros, or sectors of the last write; never
+    // the truncated page 3 (versions 0 and 1) brought back by a revert.
+    const std::string got = contents("t");
+    ASSERT_GE(got.size(), 2 * kPage);
+    ASSERT_LE(got.size(), 4 * kPage);
+    EXPECT_TRUE(got.substr(0, 2 * kPage) == pages({{0, 0}, {1, 0}}));
+    for (size_t at = 2 * kPage; at < got.size(); at += kSector) {
+      const std::string actual = got.substr(at, kSector);
+      EXPECT_TRUE(actual == std::string(kSector, '\0') ||
+                  (at >= 3 * kPage && actual == PageData(3, 2).substr(at - 3 * kPage, kSector)))
+          << "sector at " << at;
+    }
+  }
+}
+
+TEST_P(FaultInjectionRWTest, RenameAndRemoveKeepTrackOfRWFiles) {
+  // Renamed: the log follows the file.
+  std::unique_ptr<RandomRWFile> file = durable_pages("a", 2);
+  ASSERT_OK(file->write(0, PageData(0, 1)));
+  ASSERT_OK(env_->rename_file(path("a"), path("b")));
+  ASSERT_OK(env_->sync_dir(dir_));
+  ASSERT_OK(file->write(kPage, PageData(1, 1)));  // the handle follows too
+  file.reset();
+  ASSERT_OK(env_->drop_unsynced_data());
+  EXPECT_FALSE(exists("a"));
+  EXPECT_TRUE(contents("b") == pages({{0, 0}, {1, 0}}));
+
+  // Replaced by an unsynced rename: the old target comes back with its
+  // durable content, i.e. with its unsynced in-place writes undone.
+  file = durable_pages("t", 2);
+  ASSERT_OK(file->write(0, PageData(0, 1)));
+  file.reset();
+  write_durable("s", "source");
+  ASSERT_OK(env_->rename_file(path("s"), path("t")));
+  ASSERT_OK(env_->drop_unsynced_data());
+  EXPECT_TRUE(contents("t") == pages({{0, 0}, {1, 0}}));
+  EXPECT_EQ(contents("s"), "source");
+
+  // Removed: its state goes with it, so a new file of the same name
+  // (created behind the Env's back, hence durable) is left alone.
+  file = durable_pages("r", 2);
+  ASSERT_OK(file->write(0, PageData(0, 1)));
+  file.reset();
+  ASSERT_OK(env_->remove_file(path("r")));
+  const std::string replacement(3 * kPage, 'z');
+  ASSERT_OK(WriteStringToFile(base_, replacement, path("r"), /*sync=*/true));
+  ASSERT_OK(env_->drop_unsynced_data());
+  EXPECT_TRUE(contents("r") == replacement);
+}
+
+TEST_P(FaultInjectionRWTest, MarkAllDurableClearsTheUndoLogs) {
+  std::unique_ptr<RandomRWFile> file = durable_pages("f", 1);
+  ASSERT_OK(file->write(0, PageData(0, 1)));
+  ASSERT_OK(file->write(kPage, PageData(1, 1)));
+  env_->mark_all_durable();
+  ASSERT_OK(env_->drop_unsynced_data());
+  EXPECT_TRUE(contents("f") == pages({{0, 1}, {1, 1}}));
+}
+
+TEST_P(FaultInjectionRWTest, FailNthWrite) {
+  std::unique_ptr<RandomRWFile> file;
+  ASSERT_OK(env_->new_random_rw_file(path("f"), &file));
+  env_->fail_nth_call(OpKind::kWrite, 2);
+  EXPECT_OK(file->write(0, "aa"));
+  Status s = file->write(2, "bb");
+  EXPECT_TRUE(s.IsIOError()) << s.ToString();
+  EXPECT_NE(s.ToString().find("injected fault (write)"), std::string::npos) << s.ToString();
+  EXPECT_EQ(contents("f"), "aa");  // the failed write wrote nothing
+  EXPECT_OK(file->write(2, "cc"));
+  EXPECT_OK(file->sync());
+  EXPECT_EQ(contents("f"), "aacc");
+  EXPECT_EQ(env_->injected_error_count(), 1u);
+
+  // With deactivate_filesystem, the failing write is where the "crash" is.
+  env_->fail_nth_call(OpKind::kWrite, 1, /*deactivate_filesystem=*/true);
+  EXPECT_TRUE(file->write(0, "xx").IsIOError());
+  EXPECT_FALSE(env_->filesystem_active());
+  EXPECT_EQ(contents("f"), "aacc");
+  env_->set_filesystem_active(true);
+
+  // set_error_probability applies to kWrite like any other kind.
+  env_->set_error_probability(OpKind::kWrite, 1.0, 3);
+  EXPECT_TRUE(file->write(0, "yy").IsIOError());
+  EXPECT_OK(file->sync());  // other kinds are unaffected
+  env_->clear_error_injection();
+  EXPECT_OK(file->close());
+  EXPECT_EQ(contents("f"), "aacc");
+}
+
+TEST_P(FaultInjectionRWTest, InactiveFilesystemRefusesWrites) {
+  std::unique_ptr<RandomRWFile> file = durable_pages("f", 1);
+  ASSERT_OK(file->write(0, "unsynced"));
+  env_->set_filesystem_active(false);
+  auto expect_crashed = [](const Status& s) {
+    EXPECT_TRUE(s.IsIOError()) << s.ToString();
+    EXPECT_NE(s.ToString().find("filesystem inactive (simulated crash)"), std::string::npos) << s.ToString();
+  };
+  expect_crashed(file->write(0, "refused"));
+  expect_crashed(file->write(10 * kPage, "refused"));
+  expect_crashed(file->sync());
+  // Creating a file is refused; opening an existing one is not (its writes
+  // are).
+  std::unique_ptr<RandomRWFile> other;
+  expect_crashed(env_->new_random_rw_file(path("new"), &other));
+  EXPECT_FALSE(exists("new"));
+  ASSERT_OK(env_->new_random_rw_file(path("f"), &other));
+  expect_crashed(other->write(0, "refused"));
+  // Reads still work.
+  char scratch[16];
+  Slice result;
+  ASSERT_OK(other->read(0, 8, &result, scratch));
+  EXPECT_EQ(result, Slice("unsynced"));
+  EXPECT_OK(file->close());  // writes nothing, never refused
+  file.reset();
+  other.reset();
+
+  uint64_t size = 0;
+  ASSERT_OK(base_->get_file_size(path("f"), &size));
+  EXPECT_EQ(size, kPage);
+  ASSERT_OK(env_->drop_unsynced_data());
+  env_->set_filesystem_active(true);
+  EXPECT_TRUE(contents("f") == PageData(0, 0));
+}
+
+TEST_P(FaultInjectionRWTest, CountersCountWrites) {
+  EXPECT_STREQ(FaultInjectionEnv::op_kind_name(OpKind::kWrite), "write");
+  std::unique_ptr<RandomRWFile> file;
+  ASSERT_OK(env_->new_random_rw_file(path("f"), &file));  // creates: counted
+  ASSERT_OK(file->write(0, "a"));
+  ASSERT_OK(file->write(1, "b"));
+  ASSERT_OK(file->write(5, "c"));
+  ASSERT_OK(file->sync());
+  char scratch[8];
+  Slice result;
+  ASSERT_OK(file->read(0, 2, &result, scratch));  // reads are not counted
+  ASSERT_OK(file->close());                        // nor is close
+  ASSERT_OK(env_->new_random_rw_file(path("f"), &file));  // exists: not counted
+  ASSERT_OK(file->write(0, "d"));
+
+  EXPECT_EQ(env_->call_count(OpKind::kCreateFile), 1u);
+  EXPECT_EQ(env_->call_count(OpKind::kWrite), 4u);
+  EXPECT_EQ(env_->call_count(OpKind::kSync), 1u);
+  EXPECT_EQ(env_->call_count(OpKind::kAppend), 0u);
+  EXPECT_EQ(env_->call_count(OpKind::kFlush), 0u);
+  EXPECT_EQ(env_->call_count(OpKind::kAny), 6u);
+
+  // fail_nth_call(kAny) counts writes as steps.
+  env_->fail_nth_call(OpKind::kAny, 2);
+  EXPECT_OK(file->write(0, "e"));
+  EXPECT_TRUE(file->sync().IsIOError());
+  EXPECT_EQ(env_->call_count(OpKind::kAny), 8u);
+
+  env_->reset_counters();
+  for (int k = 0; k < FaultInjectionEnv::kNumOpKinds; ++k) {
+    EXPECT_EQ(env_->call_count(static_cast<OpKind>(k)), 0u) << FaultInjectionEnv::op_kind_name(static_cast<OpKind>(k));
+  }
+}
+
+TEST_P(FaultInjectionRWTest, ConcurrentReadsBesideWrites) {
+  std::unique_ptr<RandomRWFile> file = durable_pages("f", 8);
+  std::atomic<bool> done{false};
+  std::atomic<int> mismatches{0};
+  std::thread reader([&] {
+    std::string scratch(kPage, '\0');
+    while (!done.load()) {
+      for (uint64_t p = 0; p < 4; ++p) {
+        Slice result;
+        if (!file->read(p * kPage, kPage, &result, scratch.data()).ok() || result != Slice(PageData(p, 0))) {
+          ++mismatches;
+        }
+      }
+    }
+  });
+  for (int round = 0; round < 100; ++round) {
+    const uint64_t p = 4 + static_cast<uint64_t>(round % 6);
+    EXPECT_OK(file->write(p * kPage, PageData(p, round)));  // not ASSERT: the reader must be joined
+    if (round % 10 == 9) {
+      EXPECT_OK(file->sync());
+    }
+    (void)env_->call_count(OpKind::kWrite);
+  }
+  done = true;
+  reader.join();
+  EXPECT_EQ(mismatches.load(), 0);
+}
+
+TEST_P(FaultInjectionRWTest, MapFilePassesThrough) {
+  std::unique_ptr<RandomRWFile> file = durable_pages("m", 1);
+  std::unique_ptr<MappedRegion> region;
+  Status s = env_->map_file(path("m"), kPage, &region);
+  if (GetParam() == TargetKind::kMemory) {
+    EXPECT_TRUE(s.IsNotSupported()) << s.ToString();
+    return;
+  }
+  ASSERT_OK(s);
+  EXPECT_TRUE(Slice(region->data(), kPage) == Slice(PageData(0, 0)));
+  ASSERT_OK(file->write(0, PageData(0, 1)));
+  EXPECT_TRUE(Slice(region->data(), kPage) == Slice(PageData(0, 1)));
+  ASSERT_OK(env_->drop_unsynced_data());  // the map shows the rewound file
+  EXPECT_TRUE(Slice(region->data(), kPage) == Slice(PageData(0, 0)));
+}
+
+INSTANTIATE_TEST_SUITE_P(Targets, FaultInjectionRWTest, ::testing::Values(TargetKind::kPosix, TargetKind::kMemory),
+                         [](const ::testing::TestParamInfo<TargetKind>& param_info) {
+                           return param_info.param == TargetKind::kPosix ? std::string("Posix")
+                                                                         : std::string("Memory");
+                         });
 
 INSTANTIATE_TEST_SUITE_P(Targets, FaultInjectionEnvTest, ::testing::Values(TargetKind::kPosix, TargetKind::kMemory),
                          [](const ::testing::TestParamInfo<TargetKind>& param_info) {

@@ -3,9 +3,13 @@
 // An Env whose files live in process memory. Paths are plain strings; a
 // directory is a name in a set, and its children are the entries whose path is
 // "<dir>/<name>". File objects share the file's state, so data appended
-// through one handle is visible to readers opened before or after.
+// through one handle is visible to readers opened before or after. Every
+// access to a file's bytes holds that file's mutex, which also makes
+// RandomRWFile reads safe beside writes. map_file() stays NotSupported (a
+// std::string cannot be mapped stably while it grows).
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <set>
@@ -91,6 +95,49 @@ class MemWritableFile final : public WritableFile {
   std::shared_ptr<MemFile> file_;
 };
 
+class MemRandomRWFile final : public RandomRWFile {
+ public:
+  MemRandomRWFile(std::string fname, std::shared_ptr<MemFile> file)
+      : fname_(std::move(fname)), file_(std::move(file)) {}
+
+  Status write(uint64_t offset, const Slice& data) override {
+    if (closed_) return Status::IOError("write to closed file " + fname_);
+    if (data.empty()) return Status::OK();
+    port::MutexLock l(&file_->mu);
+    const uint64_t end = offset + data.size();
+    if (end > file_->data.size()) file_->data.resize(static_cast<size_t>(end), '\0');  // a hole reads as zeros
+    std::memcpy(&file_->data[static_cast<size_t>(offset)], data.data(), data.size());
+    return Status::OK();
+  }
+
+  Status read(uint64_t offset, size_t n, Slice* result, char* scratch) const override {
+    if (closed_) return Status::IOError("read from closed file " + fname_);
+    port::MutexLock l(&file_->mu);
+    const size_t size = file_->data.size();
+    const size_t avail = offset < size ? size - static_cast<size_t>(offset) : 0;
+    n = std::min(n, avail);
+    if (n > 0) std::memcpy(scratch, file_->data.data() + offset, n);
+    *result = Slice(scratch, n);
+    return Status::OK();
+  }
+
+  Status sync() override {
+    if (closed_) return Status::IOError("sync of closed file " + fname_);
+    return Status::OK();
+  }
+
+  Status close() override {
+    closed_ = true;
+    return Status::OK();
+  }
+
+ private:
+  const std::string fname_;
+  std::shared_ptr<MemFile> file_;
+  // Only changed by close(), which must not run beside other calls.
+  bool closed_ = false;
+};
+
 class MemFileLock final : public FileLock {
  public:
   explicit MemFileLock(std::string n) : name(std::move(n)) {}
@@ -132,6 +179,17 @@ class MemoryEnv final : public Env {
     auto& file = files_[fname];
     if (!file) file = std::make_shared<MemFile>();
     *result = std::make_unique<MemWritableFile>(file);
+    return Status::OK();
+  }
+
+  Status new_random_rw_file(const std::string& fname, std::unique_ptr<RandomRWFile>* result) override {
+    port::MutexLock l(&mu_);
+    Status s = check_parent(fname);
+    if (!s.ok()) return s;
+    if (dirs_.count(TrimSlashes(fname)) > 0) return Status::IOError("open " + fname, "is a directory");
+    auto& file = files_[fname];
+    if (!file) file = std::make_shared<MemFile>();  // never truncates
+    *result = std::make_unique<MemRandomRWFile>(fname, file);
     return Status::OK();
   }
 

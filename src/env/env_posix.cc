@@ -1,12 +1,14 @@
 // Copyright (c) Lightning authors. MIT License.
 //
 // The POSIX Env. Writable files buffer in user space and write(2) on flush();
-// sync() is fdatasync(2). Locks are flock(2) locks, which conflict between
+// sync() is fdatasync(2). Random read-write files pwrite(2)/pread(2) directly
+// (no buffer); map_file() is a read-only MAP_SHARED mmap(2). Locks are flock(2) locks, which conflict between
 // open file descriptions, so a second open of the same database in this
 // process is refused just like one from another process.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -153,6 +155,79 @@ class PosixWritableFile final : public WritableFile {
   std::string buffer_;
 };
 
+class PosixRandomRWFile final : public RandomRWFile {
+ public:
+  PosixRandomRWFile(std::string fname, int fd) : fname_(std::move(fname)), fd_(fd) {}
+  ~PosixRandomRWFile() override {
+    if (fd_ >= 0) (void)close();
+  }
+
+  Status write(uint64_t offset, const Slice& data) override {
+    if (fd_ < 0) return Status::IOError("write to closed file " + fname_);
+    const char* p = data.data();
+    size_t left = data.size();
+    while (left > 0) {
+      const ssize_t r = ::pwrite(fd_, p, left, static_cast<off_t>(offset));
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        return PosixError("pwrite " + fname_, errno);
+      }
+      p += r;
+      left -= static_cast<size_t>(r);
+      offset += static_cast<uint64_t>(r);
+    }
+    return Status::OK();
+  }
+
+  Status read(uint64_t offset, size_t n, Slice* result, char* scratch) const override {
+    if (fd_ < 0) return Status::IOError("read from closed file " + fname_);
+    size_t done = 0;
+    while (done < n) {
+      const ssize_t r = ::pread(fd_, scratch + done, n - done, static_cast<off_t>(offset + done));
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        return PosixError("pread " + fname_, errno);
+      }
+      if (r == 0) break;
+      done += static_cast<size_t>(r);
+    }
+    *result = Slice(scratch, done);
+    return Status::OK();
+  }
+
+  Status sync() override {
+    if (fd_ < 0) return Status::IOError("sync of closed file " + fname_);
+    if (::fdatasync(fd_) != 0) return PosixError("fdatasync " + fname_, errno);
+    return Status::OK();
+  }
+
+  Status close() override {
+    if (fd_ < 0) return Status::OK();
+    Status s;
+    if (::close(fd_) != 0) s = PosixError("close " + fname_, errno);
+    fd_ = -1;
+    return s;
+  }
+
+ private:
+  const std::string fname_;
+  int fd_;
+};
+
+class PosixMappedRegion final : public MappedRegion {
+ public:
+  PosixMappedRegion(void* base, size_t size) : base_(base), size_(size) {}
+  ~PosixMappedRegion() override {
+    if (base_ != nullptr) (void)::munmap(base_, size_);
+  }
+  const char* data() const override { return static_cast<const char*>(base_); }
+  size_t size() const override { return size_; }
+
+ private:
+  void* const base_;  // nullptr for an empty region
+  const size_t size_;
+};
+
 class PosixFileLock final : public FileLock {
  public:
   PosixFileLock(int lock_fd, std::string lock_name) : fd(lock_fd), fname(std::move(lock_name)) {}
@@ -182,6 +257,32 @@ class PosixEnv final : public Env {
 
   Status new_appendable_file(const std::string& fname, std::unique_ptr<WritableFile>* result) override {
     return open_writable(fname, O_APPEND, result);
+  }
+
+  Status new_random_rw_file(const std::string& fname, std::unique_ptr<RandomRWFile>* result) override {
+    const int fd = ::open(fname.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return PosixError("open " + fname, errno);
+    *result = std::make_unique<PosixRandomRWFile>(fname, fd);
+    return Status::OK();
+  }
+
+  // The mapping outlives the descriptor (mmap keeps its own reference).
+  Status map_file(const std::string& fname, size_t length, std::unique_ptr<MappedRegion>* result) override {
+    result->reset();
+    const int fd = ::open(fname.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return PosixError("open " + fname, errno);
+    void* base = nullptr;
+    if (length > 0) {  // mmap(2) refuses a zero length
+      base = ::mmap(nullptr, length, PROT_READ, MAP_SHARED, fd, 0);
+      if (base == MAP_FAILED) {
+        const int err = errno;
+        ::close(fd);
+        return PosixError("mmap " + fname, err);
+      }
+    }
+    ::close(fd);
+    *result = std::make_unique<PosixMappedRegion>(base, length);
+    return Status::OK();
   }
 
   bool file_exists(const std::string& fname) override { return ::access(fname.c_str(), F_OK) == 0; }

@@ -2,6 +2,8 @@
 #include "env/fault_injection_env.h"
 
 #include <algorithm>
+#include <cstring>
+#include <map>
 #include <utility>
 
 namespace lightning {
@@ -42,6 +44,46 @@ Status InactiveError(const std::string& what) {
 
 Status DeadHandleError(const std::string& fname) {
   return Status::IOError("file handle predates a simulated power loss", fname);
+}
+
+// The unit a disk writes atomically: a write may tear between sectors only.
+constexpr uint64_t kSectorSize = 512;
+
+// A set of disjoint half-open byte ranges [begin, end), keyed by begin.
+using RangeSet = std::map<uint64_t, uint64_t>;
+
+void AddRange(RangeSet* set, uint64_t begin, uint64_t end) {
+  if (begin >= end) return;
+  auto it = set->upper_bound(begin);
+  if (it != set->begin()) {
+    auto prev = std::prev(it);
+    if (prev->second >= begin) {  // overlaps or touches: merge into prev
+      begin = prev->first;
+      end = std::max(end, prev->second);
+      it = set->erase(prev);
+    }
+  }
+  while (it != set->end() && it->first <= end) {
+    end = std::max(end, it->second);
+    it = set->erase(it);
+  }
+  (*set)[begin] = end;
+}
+
+// The parts of [begin, end) not covered by set, in order.
+std::vector<std::pair<uint64_t, uint64_t>> Uncovered(const RangeSet& set, uint64_t begin, uint64_t end) {
+  std::vector<std::pair<uint64_t, uint64_t>> out;
+  auto it = set.upper_bound(begin);
+  if (it != set.begin()) {
+    auto prev = std::prev(it);
+    if (prev->second > begin) begin = prev->second;
+  }
+  for (; begin < end && it != set.end() && it->first < end; ++it) {
+    if (it->first > begin) out.emplace_back(begin, it->first);
+    begin = std::max(begin, it->second);
+  }
+  if (begin < end) out.emplace_back(begin, end);
+  return out;
 }
 
 }  // namespace
@@ -91,7 +133,7 @@ class FaultInjectionEnv::File final : public WritableFile {
     if (!s.ok()) return s;
     s = write_buffer_locked();
     if (s.ok()) s = target_->sync();
-    if (s.ok()) state_->synced = std::max(state_->synced, state_->size);
+    if (s.ok()) mark_synced(state_.get());
     return s;
   }
 
@@ -103,7 +145,7 @@ class FaultInjectionEnv::File final : public WritableFile {
     Status s = env_->begin_op(OpKind::kSync, fname_);
     if (s.ok()) s = check_usable_locked();
     if (s.ok()) s = target_->sync();  // the target's own buffer is always empty
-    if (s.ok()) state_->synced = std::max(state_->synced, state_->size);
+    if (s.ok()) mark_synced(state_.get());
     return s;
   }
 
@@ -153,6 +195,88 @@ class FaultInjectionEnv::File final : public WritableFile {
   bool closed_ = false;
 };
 
+// Writes go straight to the target (no buffer), each after saving the bytes
+// it overwrites in the file's undo log. Reads are not serialised.
+class FaultInjectionEnv::RWFile final : public RandomRWFile {
+ public:
+  RWFile(FaultInjectionEnv* env, std::string fname, std::shared_ptr<FileState> state,
+         std::unique_ptr<RandomRWFile> target, uint64_t epoch)
+      : env_(env), fname_(std::move(fname)), state_(std::move(state)), target_(std::move(target)), epoch_(epoch) {}
+
+  // Nothing is buffered, so destruction writes nothing; the target closes
+  // itself.
+  ~RWFile() override = default;
+
+  Status write(uint64_t offset, const Slice& data) override {
+    port::MutexLock l(&env_->mu_);
+    Status s = env_->begin_op(OpKind::kWrite, fname_);
+    if (s.ok()) s = check_usable_locked();
+    if (!s.ok() || data.empty()) return s;
+
+    UndoRecord record;
+    record.offset = offset;
+    record.length = data.size();
+    record.size_before = state_->size;
+    if (offset < state_->size) {
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(data.size(), state_->size - offset));
+      std::string scratch(n, '\0');
+      Slice old;
+      s = target_->read(offset, n, &old, scratch.data());
+      if (!s.ok()) return s;  // nothing written yet
+      record.old_data.assign(old.data(), old.size());
+      // A short read: the file is shorter than we thought.
+      if (old.size() < n) record.size_before = offset + old.size();
+    }
+    s = target_->write(offset, data);
+    // A failed write may have written part of the data: log it either way,
+    // and always revert it on a drop.
+    record.failed = !s.ok();
+    state_->undo.push_back(std::move(record));
+    if (s.ok()) state_->size = std::max<uint64_t>(state_->size, offset + data.size());
+    return s;
+  }
+
+  Status read(uint64_t offset, size_t n, Slice* result, char* scratch) const override {
+    return target_->read(offset, n, result, scratch);
+  }
+
+  Status sync() override {
+    port::MutexLock l(&env_->mu_);
+    Status s = env_->begin_op(OpKind::kSync, fname_);
+    if (s.ok()) s = check_usable_locked();
+    if (s.ok()) s = target_->sync();
+    if (s.ok()) mark_synced(state_.get());
+    return s;
+  }
+
+  // Writes nothing: not counted, never injected. Closing twice is fine.
+  Status close() override {
+    if (closed_) return Status::OK();
+    closed_ = true;
+    return target_->close();
+  }
+
+ private:
+  Status check_usable_locked() REQUIRES(env_->mu_) {
+    if (closed_) return Status::IOError("file already closed", fname_);
+    if (epoch_ != env_->epoch_) return DeadHandleError(fname_);
+    return Status::OK();
+  }
+
+  FaultInjectionEnv* const env_;
+  const std::string fname_;  // the name at open time, for messages
+  const std::shared_ptr<FileState> state_;
+  const std::unique_ptr<RandomRWFile> target_;
+  const uint64_t epoch_;
+  // Only changed by close(), which does not run beside other calls.
+  bool closed_ = false;
+};
+
+void FaultInjectionEnv::mark_synced(FileState* state) {
+  state->synced = std::max(state->synced, state->size);
+  state->undo.clear();
+}
+
 const char* FaultInjectionEnv::op_kind_name(OpKind kind) {
   switch (kind) {
     case OpKind::kAppend: return "append";
@@ -163,6 +287,7 @@ const char* FaultInjectionEnv::op_kind_name(OpKind kind) {
     case OpKind::kTruncate: return "truncate";
     case OpKind::kCreateFile: return "create";
     case OpKind::kSyncDir: return "sync_dir";
+    case OpKind::kWrite: return "write";
     case OpKind::kAny: return "any";
   }
   return "unknown";
@@ -195,6 +320,10 @@ Status FaultInjectionEnv::begin_op(OpKind kind, const std::string& what) {
 }
 
 // ---- Pass-through reads ----
+
+Status FaultInjectionEnv::map_file(const std::string& fname, size_t length, std::unique_ptr<MappedRegion>* result) {
+  return target_->map_file(fname, length, result);
+}
 
 Status FaultInjectionEnv::new_sequential_file(const std::string& fname, std::unique_ptr<SequentialFile>* result) {
   return target_->new_sequential_file(fname, result);
@@ -277,6 +406,42 @@ Status FaultInjectionEnv::new_wrapped_file(const std::string& fname, bool append
   return Status::OK();
 }
 
+Status FaultInjectionEnv::new_random_rw_file(const std::string& fname, std::unique_ptr<RandomRWFile>* result) {
+  std::unique_ptr<RandomRWFile> wrapped;
+  Status s = new_wrapped_rw_file(fname, &wrapped);
+  if (s.ok()) *result = std::move(wrapped);  // outside mu_, like open_writable
+  return s;
+}
+
+Status FaultInjectionEnv::new_wrapped_rw_file(const std::string& fname, std::unique_ptr<RandomRWFile>* result) {
+  port::MutexLock l(&mu_);
+  // Only creating the file is a mutating call; opening an existing one is
+  // not counted and works on an inactive filesystem (its writes will not).
+  const bool existed = target_->file_exists(fname);
+  Status s;
+  if (!existed) s = begin_op(OpKind::kCreateFile, fname);
+  if (!s.ok()) return s;
+  std::unique_ptr<RandomRWFile> file;
+  s = target_->new_random_rw_file(fname, &file);
+  if (!s.ok()) return s;
+
+  uint64_t size = 0;
+  if (existed) (void)target_->get_file_size(fname, &size);
+  std::shared_ptr<FileState>& state = files_[fname];
+  if (!state || !existed) {
+    // A new file has nothing unsynced; an existing file not written through
+    // this Env counts as durable up to its size.
+    state = std::make_shared<FileState>();
+    state->size = size;
+    state->synced = size;
+  } else {
+    state->size = size;  // a tracked file keeps its synced size and undo log
+  }
+  if (!existed) pending_.push_back(PendingDirOp{PendingDirOp::Type::kCreate, DirOf(fname), fname, "", false, ""});
+  *result = std::make_unique<RWFile>(this, fname, state, std::move(file), epoch_);
+  return Status::OK();
+}
+
 Status FaultInjectionEnv::remove_file(const std::string& fname) {
   port::MutexLock l(&mu_);
   Status s = begin_op(OpKind::kRemove, fname);
@@ -312,8 +477,17 @@ Status FaultInjectionEnv::rename_file(const std::string& src, const std::string&
       s = ReadFileToString(target_, target, &op.old_target_content);
       if (!s.ok()) return s;
       auto it = files_.find(target);
-      if (it != files_.end() && op.old_target_content.size() > it->second->synced) {
-        op.old_target_content.resize(it->second->synced);
+      if (it != files_.end()) {
+        // Undo its unsynced in-place writes, newest first, then cut it to
+        // its synced size.
+        const FileState& state = *it->second;
+        std::string& content = op.old_target_content;
+        for (auto r = state.undo.rbegin(); r != state.undo.rend(); ++r) {
+          if (r->offset >= content.size()) continue;
+          const size_t n = std::min<size_t>(r->old_data.size(), content.size() - static_cast<size_t>(r->offset));
+          content.replace(static_cast<size_t>(r->offset), n, r->old_data, 0, n);
+        }
+        if (content.size() > state.synced) content.resize(static_cast<size_t>(state.synced));
       }
       op.had_old_target = true;
     }
@@ -341,8 +515,18 @@ Status FaultInjectionEnv::truncate_file(const std::string& fname, uint64_t size)
     auto it = files_.find(fname);
     if (it != files_.end()) {
       // Bytes past the new end are gone; zeros added by growing are unsynced.
-      it->second->size = size;
-      it->second->synced = std::min(it->second->synced, size);
+      FileState& state = *it->second;
+      state.size = size;
+      state.synced = std::min(state.synced, size);
+      // Logged writes past the new end have nothing left to revert.
+      for (UndoRecord& r : state.undo) {
+        if (r.offset + r.length > size) r.length = size > r.offset ? size - r.offset : 0;
+        if (r.old_data.size() > r.length) r.old_data.resize(static_cast<size_t>(r.length));
+        r.size_before = std::min(r.size_before, size);
+      }
+      state.undo.erase(std::remove_if(state.undo.begin(), state.undo.end(),
+                                      [](const UndoRecord& r) { return r.length == 0; }),
+                       state.undo.end());
     }
   }
   return s;
@@ -385,17 +569,26 @@ Status FaultInjectionEnv::drop_unsynced_locked(uint64_t* rng) {
   for (auto& [name, state] : files_) {
     uint64_t actual = 0;
     Status s = target_->get_file_size(name, &actual);
-    if (s.IsNotFound()) continue;
+    if (s.IsNotFound()) {
+      state->undo.clear();
+      continue;
+    }
     if (!s.ok()) {
       keep_first_error(s);
       continue;
     }
-    uint64_t keep = std::min(actual, state->synced);
-    if (rng != nullptr && actual > keep) keep += UniformRandom(rng, actual - keep + 1);
-    if (keep < actual) keep_first_error(target_->truncate_file(name, keep));
+    uint64_t keep = 0;
+    if (!state->undo.empty()) {
+      keep_first_error(drop_rw_file_locked(name, *state, actual, rng, &keep));
+    } else {
+      keep = std::min(actual, state->synced);
+      if (rng != nullptr && actual > keep) keep += UniformRandom(rng, actual - keep + 1);
+      if (keep < actual) keep_first_error(target_->truncate_file(name, keep));
+    }
     // What survived the power cut is durable by definition.
     state->size = keep;
     state->synced = keep;
+    state->undo.clear();
   }
 
   // 2. Directory entries: undo the pending operations newest first. With an
@@ -407,6 +600,85 @@ Status FaultInjectionEnv::drop_unsynced_locked(uint64_t* rng) {
 
   // 3. Every open handle belonged to the process that "died".
   ++epoch_;
+  return result;
+}
+
+Status FaultInjectionEnv::drop_rw_file_locked(const std::string& name, const FileState& state, uint64_t actual,
+                                              uint64_t* rng, uint64_t* kept) {
+  const std::vector<UndoRecord>& undo = state.undo;
+
+  // 1. Decide, oldest write first, which sector pieces of each write survive
+  //    (with no rng: none). The file ends at the synced size or at the end of
+  //    the last surviving piece.
+  std::vector<std::vector<std::pair<uint64_t, uint64_t>>> survivors(undo.size());
+  uint64_t end_of_file = state.synced;
+  for (size_t i = 0; i < undo.size(); ++i) {
+    const UndoRecord& r = undo[i];
+    if (rng == nullptr || r.failed || r.length == 0) continue;
+    const uint64_t begin = r.offset;
+    const uint64_t end = r.offset + r.length;
+    const uint64_t first_sector = begin / kSectorSize;
+    const uint64_t sectors = (end - 1) / kSectorSize - first_sector + 1;
+    // 0: survives whole, 1: reverted whole, 2: torn (needs two sectors).
+    const uint64_t outcome = UniformRandom(rng, sectors >= 2 ? 3 : 2);
+    std::vector<char> keep(static_cast<size_t>(sectors), outcome == 0 ? 1 : 0);
+    if (outcome == 2) {
+      for (char& k : keep) k = static_cast<char>(NextRandom(rng) & 1);
+      if (std::all_of(keep.begin(), keep.end(), [&keep](char k) { return k == keep[0]; })) {
+        const size_t flip = static_cast<size_t>(UniformRandom(rng, sectors));
+        keep[flip] = static_cast<char>(!keep[flip]);
+      }
+    }
+    for (uint64_t k = 0; k < sectors; ++k) {
+      if (!keep[static_cast<size_t>(k)]) continue;
+      const uint64_t piece_begin = std::max(begin, (first_sector + k) * kSectorSize);
+      const uint64_t piece_end = std::min(end, (first_sector + k + 1) * kSectorSize);
+      if (!survivors[i].empty() && survivors[i].back().second == piece_begin) {
+        survivors[i].back().second = piece_end;
+      } else {
+        survivors[i].emplace_back(piece_begin, piece_end);
+      }
+      end_of_file = std::max(end_of_file, piece_end);
+    }
+  }
+  end_of_file = std::min(end_of_file, actual);
+
+  // 2. Revert, newest write first, every byte below end_of_file that no newer
+  //    surviving piece covers: put back what the write overwrote, or zeros
+  //    where it had extended the file. A byte thus ends up as the newest
+  //    surviving write left it, or as it was at the last sync.
+  std::unique_ptr<RandomRWFile> file;
+  Status result = target_->new_random_rw_file(name, &file);
+  if (!result.ok()) return result;
+  RangeSet covered;  // surviving pieces of the writes processed so far
+  std::string zeros;
+  for (size_t i = undo.size(); i-- > 0;) {
+    const UndoRecord& r = undo[i];
+    for (const auto& [pb, pe] : survivors[i]) AddRange(&covered, pb, pe);
+    const uint64_t old_end = r.offset + r.old_data.size();
+    for (auto [b, e] : Uncovered(covered, r.offset, std::min(r.offset + r.length, end_of_file))) {
+      if (b < old_end) {
+        const uint64_t m = std::min(e, old_end);
+        Status s = file->write(b, Slice(r.old_data.data() + (b - r.offset), static_cast<size_t>(m - b)));
+        if (result.ok()) result = s;
+        b = m;
+      }
+      if (b < e) {
+        zeros.assign(static_cast<size_t>(e - b), '\0');
+        Status s = file->write(b, zeros);
+        if (result.ok()) result = s;
+      }
+    }
+  }
+  Status s = file->close();
+  if (result.ok()) result = s;
+
+  // 3. Cut off what lies past the new end.
+  if (end_of_file < actual) {
+    s = target_->truncate_file(name, end_of_file);
+    if (result.ok()) result = s;
+  }
+  *kept = end_of_file;
   return result;
 }
 
@@ -444,6 +716,7 @@ void FaultInjectionEnv::mark_all_durable() {
     uint64_t actual = 0;
     if (target_->get_file_size(name, &actual).ok()) state->size = actual;
     state->synced = state->size;
+    state->undo.clear();
   }
   pending_.clear();
 }

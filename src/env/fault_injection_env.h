@@ -6,10 +6,15 @@
 //  1. Power loss. The Env remembers, for every file written through it, how
 //     many bytes sync() made durable, and which directory entries (files
 //     created, files renamed into place) were not yet made durable by a
-//     sync_dir() of their directory. drop_unsynced_data() then rewinds the
-//     files on the target Env to what a power cut would have left:
+//     sync_dir() of their directory. For a file written in place (a
+//     RandomRWFile) it also keeps an undo log of the writes made since the
+//     file's last sync(): per write, the offset, the length, the bytes it
+//     overwrote and the file's size before it. drop_unsynced_data() then
+//     rewinds the files on the target Env to what a power cut would have left:
 //       - every file written through this Env is truncated to its last synced
 //         size (bytes appended but not yet flush()ed are lost as well);
+//       - every unsynced RandomRWFile write is reverted, newest first (the
+//         overwritten bytes are put back), before that truncation;
 //       - a file created since the last sync_dir() of its directory is removed;
 //       - a rename since the last sync_dir() of the target's directory is
 //         undone: the file goes back to its old name and the previous target,
@@ -17,6 +22,18 @@
 //     drop_random_unsynced_data() instead keeps a random prefix of each file's
 //     unsynced (flushed) bytes -- a torn write -- and a random prefix of the
 //     pending directory operations, as an ordered metadata journal would.
+//     For a file with RandomRWFile writes in its undo log it models a disk
+//     with atomic 512-byte sectors instead: each unsynced write independently
+//     (one third each) survives whole, is reverted whole, or is torn -- a
+//     random non-empty, non-full subset of the 512-byte file sectors it
+//     touches survives and the rest is reverted (a write within one sector
+//     cannot tear, so it survives or is reverted, half each). Reverting puts
+//     back the overwritten bytes, and zeros where the write had extended the
+//     file, except where a newer write's piece survived: every byte ends up
+//     as the newest surviving write covering it left it, or as it was at the
+//     last sync. The file then ends at its synced size or at the end of the
+//     last surviving piece of a write, whichever is larger. A write the
+//     target reported as failed is always reverted.
 //  2. Crash. set_filesystem_active(false) makes every later mutating call fail
 //     with IOError("filesystem inactive (simulated crash)") without touching
 //     the target: the on-disk state is frozen as of that moment (all mutating
@@ -43,20 +60,26 @@
 // What is counted and what may fail (the mutating calls):
 //   kAppend      WritableFile::append
 //   kFlush       WritableFile::flush, WritableFile::close (close flushes)
-//   kSync        WritableFile::sync
+//   kSync        WritableFile::sync, WritableFile::sync_flushed,
+//                RandomRWFile::sync
 //   kRename      Env::rename_file
 //   kRemove      Env::remove_file, Env::remove_dir
 //   kTruncate    Env::truncate_file
 //   kCreateFile  Env::new_writable_file, Env::new_appendable_file,
-//                Env::create_dir_if_missing
+//                Env::create_dir_if_missing, and Env::new_random_rw_file when
+//                the file does not exist yet (opening an existing one is not
+//                counted and works even on an inactive filesystem)
 //   kSyncDir     Env::sync_dir
+//   kWrite       RandomRWFile::write
 //   kAny         all of the above (as a counter, and as a fail_nth_call kind)
 // A WritableFile destroyed without close() flushes its buffer like a real
 // file would (not counted, never injected) -- unless the filesystem is
 // inactive or the handle is dead, in which case the buffer is lost.
-// Reads, file_exists, is_directory, get_children, get_file_size, lock_file,
-// unlock_file and the clock pass straight through and never fail here (a test
-// must be able to release the database lock even after a "crash").
+// RandomRWFile::close writes nothing, so it is not counted and never fails
+// here. Reads (RandomRWFile::read included), map_file, file_exists,
+// is_directory, get_children, get_file_size, lock_file, unlock_file and the
+// clock pass straight through and never fail here (a test must be able to
+// release the database lock even after a "crash").
 //
 // Model limits (deliberate simplifications):
 //   - Removals (remove_file, remove_dir) are durable at once; a power cut does
@@ -71,6 +94,15 @@
 //     into memory so that it can be restored; fine for CURRENT-style files.
 //   - A cross-directory rename becomes durable with a sync_dir() of the
 //     target's directory.
+//   - RandomRWFile writes that share a 512-byte sector without covering it
+//     whole are torn/reverted independently by drop_random_unsynced_data(),
+//     so such a sector can end up as a mix no sector-atomic disk would
+//     produce. Sector-aligned writes (B+Tree pages) are modelled exactly.
+//   - truncate_file on a file with an undo log forgets the logged bytes past
+//     the new end (a shrink is durable, as for appended files).
+//   - A file both appended to (WritableFile) and written in place is not
+//     modelled exactly: with a non-empty undo log, the random drop ends the
+//     file as described above and loses appended bytes past that point.
 //   - Paths are compared as strings: "dir//x" and "dir/./x" are not "dir/x".
 //
 // Thread-safety: safe to use from many threads at once, like any Env. All
@@ -107,10 +139,11 @@ class FaultInjectionEnv final : public Env {
     kTruncate,
     kCreateFile,
     kSyncDir,
+    kWrite,
     kAny,  // keep last
   };
   static constexpr int kNumOpKinds = static_cast<int>(OpKind::kAny) + 1;
-  // "append", "flush", ..., "any". For messages and test names.
+  // "append", "flush", ..., "write", "any". For messages and test names.
   static const char* op_kind_name(OpKind kind);
 
   // target is not owned and must outlive this Env.
@@ -127,6 +160,8 @@ class FaultInjectionEnv final : public Env {
   Status new_random_access_file(const std::string& fname, std::unique_ptr<RandomAccessFile>* result) override;
   Status new_writable_file(const std::string& fname, std::unique_ptr<WritableFile>* result) override;
   Status new_appendable_file(const std::string& fname, std::unique_ptr<WritableFile>* result) override;
+  Status new_random_rw_file(const std::string& fname, std::unique_ptr<RandomRWFile>* result) override;
+  Status map_file(const std::string& fname, size_t length, std::unique_ptr<MappedRegion>* result) override;
   bool file_exists(const std::string& fname) override;
   Status is_directory(const std::string& path, bool* is_dir) override;
   Status get_children(const std::string& dir, std::vector<std::string>* result) override;
@@ -148,13 +183,15 @@ class FaultInjectionEnv final : public Env {
   // first error of the target while doing so (it still tries everything).
   Status drop_unsynced_data() EXCLUDES(mu_);
   // Like drop_unsynced_data(), but each file keeps synced + uniform(unsynced+1)
-  // bytes, and a random prefix of the pending directory operations survives.
+  // bytes (a file with unsynced RandomRWFile writes: each write survives,
+  // is reverted or is torn at sector boundaries; see the file comment), and
+  // a random prefix of the pending directory operations survives.
   // The same seed and the same history give the same result.
   Status drop_random_unsynced_data(uint64_t seed) EXCLUDES(mu_);
   // Declares everything currently on the target durable (e.g. after building
-  // a fixture): synced sizes become the current sizes, pending directory
-  // operations are forgotten. Data still buffered in open files is not
-  // included.
+  // a fixture): synced sizes become the current sizes, undo logs are
+  // cleared, pending directory operations are forgotten. Data still
+  // buffered in open files is not included.
   void mark_all_durable() EXCLUDES(mu_);
 
   // ---- Crash ----
@@ -184,14 +221,28 @@ class FaultInjectionEnv final : public Env {
   void reset_counters() EXCLUDES(mu_);
 
  private:
-  class File;  // the WritableFile wrapper
+  class File;    // the WritableFile wrapper
+  class RWFile;  // the RandomRWFile wrapper
+
+  // One RandomRWFile::write not yet made durable by a sync of its file.
+  struct UndoRecord {
+    uint64_t offset = 0;
+    uint64_t length = 0;
+    uint64_t size_before = 0;  // the file's size just before the write
+    // The bytes the write overwrote: [offset, min(offset + length,
+    // size_before)). What lay at or past size_before was not in the file.
+    std::string old_data;
+    bool failed = false;  // the target reported an error: always reverted
+  };
 
   // Durability state of one file written through this Env, shared with the
   // open handles of the file (so that it follows the file through renames).
   // Guarded by mu_ (of the owning Env).
   struct FileState {
-    uint64_t size = 0;    // bytes that reached the target (flushed)
-    uint64_t synced = 0;  // bytes made durable by sync()
+    uint64_t size = 0;    // bytes that reached the target (flushed/written)
+    uint64_t synced = 0;  // bytes made durable by sync() (size at last sync)
+    // RandomRWFile writes since the last sync, oldest first.
+    std::vector<UndoRecord> undo;
   };
 
   // A directory operation not yet made durable by sync_dir(dir).
@@ -204,6 +255,8 @@ class FaultInjectionEnv final : public Env {
     std::string old_target_content;  // ... with this durable content
   };
 
+  // After a successful sync of the file: everything written is durable.
+  static void mark_synced(FileState* state);
   // Counts the call and decides whether it may go ahead: the inactive-
   // filesystem error, an injected error, or OK.
   Status begin_op(OpKind kind, const std::string& what) REQUIRES(mu_);
@@ -211,8 +264,12 @@ class FaultInjectionEnv final : public Env {
       EXCLUDES(mu_);
   Status new_wrapped_file(const std::string& fname, bool append, std::unique_ptr<WritableFile>* result)
       EXCLUDES(mu_);
+  Status new_wrapped_rw_file(const std::string& fname, std::unique_ptr<RandomRWFile>* result) EXCLUDES(mu_);
   // Shared by both drop_* functions; rng == nullptr means "drop everything".
   Status drop_unsynced_locked(uint64_t* rng_state) REQUIRES(mu_);
+  // Rewinds one file with a non-empty undo log; *kept is its new size.
+  Status drop_rw_file_locked(const std::string& name, const FileState& state, uint64_t actual, uint64_t* rng_state,
+                             uint64_t* kept) REQUIRES(mu_);
   Status undo_dir_op(const PendingDirOp& op) REQUIRES(mu_);
 
   Env* const target_;
