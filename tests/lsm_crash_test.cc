@@ -226,6 +226,15 @@ class TracingEnv final : public Env {
     record(OpKind::kCreateFile, f + " (append)");
     return wrap(f, target_->new_appendable_file(f, r), r);
   }
+  Status new_random_rw_file(const std::string& f, std::unique_ptr<RandomRWFile>* r) override {
+    if (!target_->file_exists(f)) record(OpKind::kCreateFile, f + " (page file)");
+    Status s = target_->new_random_rw_file(f, r);
+    if (s.ok()) *r = std::make_unique<RWFile>(this, f, std::move(*r));
+    return s;
+  }
+  Status map_file(const std::string& f, size_t n, std::unique_ptr<MappedRegion>* r) override {
+    return target_->map_file(f, n, r);
+  }
   bool file_exists(const std::string& f) override { return target_->file_exists(f); }
   Status is_directory(const std::string& p, bool* d) override { return target_->is_directory(p, d); }
   Status get_children(const std::string& d, std::vector<std::string>* r) override {
@@ -296,6 +305,30 @@ class TracingEnv final : public Env {
     bool closed_ = false;
   };
 
+  class RWFile final : public RandomRWFile {
+   public:
+    RWFile(TracingEnv* env, std::string name, std::unique_ptr<RandomRWFile> target)
+        : env_(env), name_(std::move(name)), target_(std::move(target)) {}
+    Status write(uint64_t offset, const Slice& data) override {
+      env_->record(OpKind::kWrite, name_ + " (" + std::to_string(data.size()) + " bytes at " + std::to_string(offset) +
+                                       ")");
+      return target_->write(offset, data);
+    }
+    Status read(uint64_t offset, size_t n, Slice* result, char* scratch) const override {
+      return target_->read(offset, n, result, scratch);
+    }
+    Status sync() override {
+      env_->record(OpKind::kSync, name_);
+      return target_->sync();
+    }
+    Status close() override { return target_->close(); }
+
+   private:
+    TracingEnv* const env_;
+    const std::string name_;
+    const std::unique_ptr<RandomRWFile> target_;
+  };
+
   Status wrap(const std::string& f, Status s, std::unique_ptr<WritableFile>* r) {
     if (s.ok()) *r = std::make_unique<File>(this, f, std::move(*r));
     return s;
@@ -350,8 +383,9 @@ int TotalTables(const DatabaseStats& st) {
   return n;
 }
 
-// "" if the directory holds exactly MANIFEST, LOCK, one log and `tables`
-// tables: no table the database does not use, no MANIFEST.tmp, nothing else.
+// "" if the directory holds exactly MANIFEST, LOCK, one log, `tables` tables
+// and perhaps the TREE: no table the database does not use, no MANIFEST.tmp,
+// nothing else.
 std::string CheckFiles(Env* env, const std::string& path, int tables) {
   std::vector<std::string> children;
   Status s = env->get_children(path, &children);
@@ -364,7 +398,7 @@ std::string CheckFiles(Env* env, const std::string& path, int tables) {
     listing += " " + name;
     if (name == "MANIFEST") {
       manifest = true;
-    } else if (name == "LOCK") {
+    } else if (name == "LOCK" || name == "TREE") {
     } else if (EndsWith(name, ".sst")) {
       ssts++;
     } else if (EndsWith(name, ".log")) {
@@ -489,14 +523,15 @@ Scenario FlushScenario() {
 }
 
 // ---- (b) a compaction: db->compact() over three level-0 tables of
-// overwrites, deletes and new keys, on top of level-1 data.
+// overwrites, deletes and new keys, on top of data in the tree: a merge of
+// level 0 into level 6, then of level 6 into the tree.
 Scenario CompactionScenario() {
   Scenario sc;
   sc.name = "Compaction";
   sc.build = [](Ctx& c) -> std::string {
     RETURN_IF_ERROR(Check(c.open(), "open"));
     RETURN_IF_ERROR(FillBatches(c, 30, 500));
-    RETURN_IF_ERROR(Check(c.db->compact(), "compact"));  // everything in level 1
+    RETURN_IF_ERROR(Check(c.db->compact(), "compact"));  // everything in the tree
     for (int round = 0; round < 3; round++) {
       Ops ops;
       for (int j = 0; j < 40; j++) {
@@ -513,9 +548,9 @@ Scenario CompactionScenario() {
       RETURN_IF_ERROR(Check(c.db->flush(), "flush"));
     }
     const DatabaseStats st = c.db->stats();
-    if (st.levels[0].files != 3 || st.levels[1].files < 2) {
-      return "build: expected 3 level-0 tables over >= 2 level-1 tables, got " + std::to_string(st.levels[0].files) +
-             " and " + std::to_string(st.levels[1].files);
+    if (st.levels[0].files != 3 || TotalTables(st) != 3 || st.tree_entries == 0) {
+      return "build: expected 3 level-0 tables over the tree, got " + std::to_string(TotalTables(st)) +
+             " tables and " + std::to_string(st.tree_entries) + " tree entries";
     }
     return Check(c.close(), "close");
   };
@@ -523,7 +558,7 @@ Scenario CompactionScenario() {
   sc.op = [](Ctx& c) { return c.db->compact(); };
   sc.did_its_work = [](Ctx& c) -> std::string {
     const DatabaseStats st = c.db->stats();
-    if (st.compactions < 1 || st.levels[0].files != 0) return "compact() merged nothing";
+    if (st.compactions < 1 || st.tree_merges < 1 || TotalTables(st) != 0) return "compact() merged nothing";
     return "";
   };
   return sc;
@@ -654,7 +689,7 @@ Scenario BackgroundCompactionScenario() {
   sc.build = [](Ctx& c) -> std::string {
     RETURN_IF_ERROR(Check(c.open(), "open"));
     RETURN_IF_ERROR(FillBatches(c, 20, 500));
-    RETURN_IF_ERROR(Check(c.db->compact(), "compact"));  // everything in level 1
+    RETURN_IF_ERROR(Check(c.db->compact(), "compact"));  // everything in the tree
     for (int round = 0; round < 3; round++) {
       Ops ops;
       for (int j = 0; j < 30; j++) {
@@ -666,8 +701,8 @@ Scenario BackgroundCompactionScenario() {
       RETURN_IF_ERROR(Check(c.db->flush(), "flush"));
     }
     const DatabaseStats st = c.db->stats();
-    if (st.levels[0].files != 3 || st.levels[1].files < 1 || st.compactions != 1) {
-      return "build: expected 3 level-0 tables over level 1 and no background compaction";
+    if (st.levels[0].files != 3 || st.tree_entries == 0 || st.compactions != 1) {
+      return "build: expected 3 level-0 tables over the tree and no background compaction";
     }
     return Check(c.close(), "close");
   };
@@ -696,6 +731,64 @@ Scenario BackgroundCompactionScenario() {
   return sc;
 }
 
+// ---- (f) a background merge into the tree: with a tiny level budget, the
+// flush that brings level 0 to its trigger sets off a compaction into level
+// 6, which then exceeds its target and merges a table into the tree.
+Scenario BackgroundTreeMergeScenario() {
+  Scenario sc;
+  sc.name = "BackgroundTreeMerge";
+  sc.tune = [](Options* o) {
+    o->level0_file_num_compaction_trigger = 4;
+    o->level0_slowdown_writes_trigger = 8;
+    o->level0_stop_writes_trigger = 12;
+    o->max_bytes_for_level_base = 64u << 10;
+  };
+  auto round_ops = [](int round) {
+    Ops ops;
+    for (int j = 0; j < 50; j++) {
+      const std::string key = Key(round * 37 + j * 3);
+      ops.emplace_back(key, j % 9 == 4 ? std::nullopt : std::optional<std::string>(Value(key, 2 + round, 500)));
+    }
+    return ops;
+  };
+  sc.build = [round_ops](Ctx& c) -> std::string {
+    RETURN_IF_ERROR(Check(c.open(), "open"));
+    RETURN_IF_ERROR(FillBatches(c, 30, 500));
+    RETURN_IF_ERROR(Check(c.db->compact(), "compact"));  // everything in the tree
+    for (int round = 0; round < 3; round++) {
+      RETURN_IF_ERROR(Check(WriteBatchOf(c.db.get(), &c.model, round_ops(round)), "write"));
+      RETURN_IF_ERROR(Check(c.db->flush(), "flush"));
+    }
+    const DatabaseStats st = c.db->stats();
+    if (st.levels[0].files != 3 || TotalTables(st) != 3 || st.tree_entries == 0) {
+      return "build: expected 3 level-0 tables over the tree and no background work; got " +
+             std::to_string(st.levels[0].files) + " level-0 tables, " + std::to_string(TotalTables(st)) +
+             " tables, " + std::to_string(st.tree_entries) + " tree entries, " + std::to_string(st.tree_merges) +
+             " merges";
+    }
+    return Check(c.close(), "close");
+  };
+  sc.prepare = [round_ops](Ctx& c) -> std::string {
+    RETURN_IF_ERROR(Check(c.open(), "open"));
+    RETURN_IF_ERROR(Check(WriteBatchOf(c.db.get(), &c.model, round_ops(3)), "write"));
+    if (c.db->stats().levels[0].files != 3) return "prepare: expected 3 level-0 tables";
+    return "";
+  };
+  sc.op = [](Ctx& c) -> Status {
+    Status s = c.db->flush();
+    if (!s.ok()) return s;
+    return WaitForBackgroundWork(c, [](const DatabaseStats& st) {
+      return st.tree_merges >= 1 && st.levels[0].files == 0 && st.compactions >= 1;
+    });
+  };
+  sc.did_its_work = [](Ctx& c) -> std::string {
+    const DatabaseStats st = c.db->stats();
+    if (st.tree_merges < 1 || st.levels[0].files != 0) return "no background merge into the tree";
+    return "";
+  };
+  return sc;
+}
+
 // ---------------------------------------------------------------- runner
 
 enum class Fault { kPowerLoss, kProcessCrash, kTornPowerLoss, kSingleError };
@@ -716,7 +809,8 @@ const char* FaultName(Fault f) {
 // either.)
 bool MustSurface(OpKind kind) {
   return kind == OpKind::kAppend || kind == OpKind::kSync || kind == OpKind::kRename ||
-         kind == OpKind::kCreateFile || kind == OpKind::kSyncDir || kind == OpKind::kTruncate;
+         kind == OpKind::kCreateFile || kind == OpKind::kSyncDir || kind == OpKind::kTruncate ||
+         kind == OpKind::kWrite;
 }
 
 // One sweep: the fault mode, the kind counted, and how many steps to try
@@ -891,8 +985,8 @@ class Runner {
   std::string label_;
 };
 
-const OpKind kKinds[] = {OpKind::kAny,  OpKind::kAppend, OpKind::kSync,   OpKind::kRename,
-                         OpKind::kCreateFile, OpKind::kSyncDir, OpKind::kRemove, OpKind::kFlush};
+const OpKind kKinds[] = {OpKind::kAny,     OpKind::kAppend, OpKind::kSync,   OpKind::kRename, OpKind::kCreateFile,
+                         OpKind::kSyncDir, OpKind::kRemove, OpKind::kFlush, OpKind::kWrite};
 
 // The memory-Env sweeps: every step of sync, rename and sync_dir in each
 // mode; strided samples of the other kinds and of all calls.
@@ -903,6 +997,10 @@ std::vector<Sweep> MemorySweeps() {
   };
   for (OpKind kind : {OpKind::kSync, OpKind::kRename, OpKind::kSyncDir}) {
     for (Fault f : {Fault::kPowerLoss, Fault::kProcessCrash, Fault::kSingleError}) sweeps.push_back({kind, f, 0});
+  }
+  // Page writes of merges into the tree, torn ones included.
+  for (Fault f : {Fault::kPowerLoss, Fault::kTornPowerLoss, Fault::kSingleError}) {
+    sweeps.push_back({OpKind::kWrite, f, 16});
   }
   for (OpKind kind : {OpKind::kAppend, OpKind::kCreateFile, OpKind::kRemove, OpKind::kFlush}) {
     sweeps.push_back({kind, Fault::kPowerLoss, 10});
@@ -993,6 +1091,8 @@ TEST(LsmCrashTest, CompactionPosixEnv) { RunOnPosixEnv(CompactionScenario()); }
 TEST(LsmCrashTest, RecoveryFlushPosixEnv) { RunOnPosixEnv(RecoveryFlushScenario()); }
 TEST(LsmCrashTest, BackgroundFlushPosixEnv) { RunOnPosixEnv(BackgroundFlushScenario()); }
 TEST(LsmCrashTest, BackgroundCompactionPosixEnv) { RunOnPosixEnv(BackgroundCompactionScenario()); }
+TEST(LsmCrashTest, BackgroundTreeMergeMemoryEnv) { RunOnMemoryEnv(BackgroundTreeMergeScenario()); }
+TEST(LsmCrashTest, BackgroundTreeMergePosixEnv) { RunOnPosixEnv(BackgroundTreeMergeScenario()); }
 
 // The checks the sweeps rely on do catch what they are meant to catch.
 TEST(LsmCrashTest, ChecksCatchLostWritesWrongValuesAndDebris) {

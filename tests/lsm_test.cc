@@ -113,12 +113,6 @@ int DeepestLevel(const DatabaseStats& st) {
   return deepest;
 }
 
-int NonEmptyLevels(const DatabaseStats& st) {
-  int n = 0;
-  for (const auto& l : st.levels) n += l.files > 0 ? 1 : 0;
-  return n;
-}
-
 // "L0 2/130KiB L2 5/300KiB | flushes 12 compactions 4 moves 1 ..."
 std::string Describe(const DatabaseStats& st) {
   std::string s;
@@ -130,7 +124,9 @@ std::string Describe(const DatabaseStats& st) {
   s += "| flushes " + std::to_string(st.flushes) + " compactions " + std::to_string(st.compactions) + " moves " +
        std::to_string(st.trivial_moves) + " slowdowns " + std::to_string(st.write_slowdowns) + " stops " +
        std::to_string(st.write_stops) + " wal_bytes " + std::to_string(st.wal_bytes) + " imm " +
-       std::to_string(st.immutable_memtables);
+       std::to_string(st.immutable_memtables) + " | tree height " + std::to_string(st.tree_height) + " entries " +
+       std::to_string(st.tree_entries) + " bytes " + std::to_string(st.tree_bytes) + " merges " +
+       std::to_string(st.tree_merges);
   return s;
 }
 
@@ -172,10 +168,14 @@ std::string CheckDb(Database* db, const std::map<std::string, std::string>& mode
 // Counters summed over the sessions of one test (stats() restarts at open),
 // and the deepest level seen holding a table.
 struct Totals {
-  uint64_t flushes = 0, compactions = 0, trivial_moves = 0, slowdowns = 0, stops = 0;
+  uint64_t flushes = 0, compactions = 0, trivial_moves = 0, slowdowns = 0, stops = 0, tree_merges = 0;
   int deepest_level = -1;
+  uint32_t tallest_tree = 0;
 
-  void observe(const DatabaseStats& st) { deepest_level = std::max(deepest_level, DeepestLevel(st)); }
+  void observe(const DatabaseStats& st) {
+    deepest_level = std::max(deepest_level, DeepestLevel(st));
+    tallest_tree = std::max(tallest_tree, st.tree_height);
+  }
   void add_session(const DatabaseStats& st) {
     observe(st);
     flushes += st.flushes;
@@ -183,10 +183,12 @@ struct Totals {
     trivial_moves += st.trivial_moves;
     slowdowns += st.write_slowdowns;
     stops += st.write_stops;
+    tree_merges += st.tree_merges;
   }
   std::string describe() const {
     return "flushes " + std::to_string(flushes) + ", compactions " + std::to_string(compactions) +
-           ", trivial moves " + std::to_string(trivial_moves) + ", deepest level " + std::to_string(deepest_level);
+           ", trivial moves " + std::to_string(trivial_moves) + ", deepest level " + std::to_string(deepest_level) +
+           ", tree merges " + std::to_string(tree_merges) + ", tallest tree " + std::to_string(tallest_tree);
   }
 };
 
@@ -270,6 +272,12 @@ class HookEnv final : public Env {
   }
   Status new_appendable_file(const std::string& f, std::unique_ptr<WritableFile>* r) override {
     return target_->new_appendable_file(f, r);
+  }
+  Status new_random_rw_file(const std::string& f, std::unique_ptr<RandomRWFile>* r) override {
+    return target_->new_random_rw_file(f, r);
+  }
+  Status map_file(const std::string& f, size_t n, std::unique_ptr<MappedRegion>* r) override {
+    return target_->map_file(f, n, r);
   }
   bool file_exists(const std::string& f) override { return target_->file_exists(f); }
   Status is_directory(const std::string& p, bool* is_dir) override { return target_->is_directory(p, is_dir); }
@@ -441,6 +449,8 @@ struct LsmConfig {
   int level0_trigger = 2;
   int max_open_files = 1000;
   WalSyncMode sync_mode = WalSyncMode::kNormal;
+  uint32_t page_size = 4096;
+  uint64_t mmap_size = uint64_t{1} << 30;
 };
 
 void PrintTo(const LsmConfig& c, std::ostream* os) { *os << c.name; }
@@ -454,7 +464,9 @@ std::vector<LsmConfig> ModelConfigs() {
   }
   {
     LsmConfig c;
-    c.name = "NoCompression1KNoCacheThreeThreadsPosix";
+    c.name = "NoCompression1KNoCacheThreeThreads8KPagesNoMmapPosix";
+    c.page_size = 8192;
+    c.mmap_size = 0;
     c.compression = CompressionType::kNone;
     c.block_size = 1024;
     c.cache_size = 0;
@@ -464,7 +476,8 @@ std::vector<LsmConfig> ModelConfigs() {
   }
   {
     LsmConfig c;
-    c.name = "ZstdNoBloomThreeThreadsMemory";
+    c.name = "ZstdNoBloomThreeThreads16KPagesMemory";
+    c.page_size = 16384;
     c.compression = CompressionType::kZstd;
     c.bloom_bits_per_key = 0;
     c.max_background_compactions = 3;
@@ -474,7 +487,8 @@ std::vector<LsmConfig> ModelConfigs() {
   }
   {
     LsmConfig c;
-    c.name = "Snappy1KCachedMemory";
+    c.name = "Snappy1KCached64KPagesMemory";
+    c.page_size = 65536;
     c.compression = CompressionType::kSnappy;
     c.block_size = 1024;
     c.memory_env = true;
@@ -518,6 +532,8 @@ class LsmModelTest : public LsmTestBase, public ::testing::WithParamInterface<Ls
     options_.level0_file_num_compaction_trigger = c.level0_trigger;
     options_.max_open_files = c.max_open_files;
     options_.wal_sync_mode = c.sync_mode;
+    options_.page_size = c.page_size;
+    options_.mmap_size = c.mmap_size;
   }
 };
 
@@ -672,7 +688,9 @@ TEST_P(LsmModelTest, RandomOperationsMatchModel) {
   ASSERT_EQ("", check(checked)) << "after the last reopen";
   ASSERT_NO_FATAL_FAILURE(close());
 
-  // The run must really have exercised the LSM tier.
+  // The run must really have exercised the LSM tier and the tree.
+  EXPECT_GT(totals_.tree_merges, 10u) << totals_.describe();
+  EXPECT_GE(totals_.tallest_tree, 2u) << totals_.describe();
   EXPECT_GT(totals_.flushes, 100u) << totals_.describe();
   EXPECT_GT(totals_.compactions, 30u) << totals_.describe();
   EXPECT_GE(totals_.deepest_level, 2) << totals_.describe();
@@ -800,9 +818,10 @@ TEST_P(LsmEnvTest, WalBytesRightAfterFlushCountOnlyTheLiveLog) {
   ASSERT_EQ("", check());
 }
 
-// With no size-triggered compaction (a large level 1), compact() must leave
-// exactly one level; after removing every key it must leave no table at all.
-TEST_P(LsmEnvTest, CompactMergesIntoOneLevelAndDropsDeletedData) {
+// compact() merges every level into the B+Tree: afterwards no table is left,
+// the tree holds exactly one version of each live key, and after removing
+// every key the tree is empty again.
+TEST_P(LsmEnvTest, CompactMergesEverythingIntoTheTreeAndDropsDeletedData) {
   options_.max_bytes_for_level_base = 64u << 20;
   ASSERT_NO_FATAL_FAILURE(open());
   test::Random rnd(2);
@@ -816,18 +835,20 @@ TEST_P(LsmEnvTest, CompactMergesIntoOneLevelAndDropsDeletedData) {
 
   ASSERT_NO_FATAL_FAILURE(compact());
   st = db_->stats();
-  EXPECT_EQ(1, NonEmptyLevels(st)) << Describe(st);
-  EXPECT_EQ(0, st.levels[0].files) << Describe(st);
-  EXPECT_GE(TotalFiles(st), 3) << "64 KiB tables: " << Describe(st);
-  const uint64_t live_bytes = TotalBytes(st);
-  EXPECT_LT(live_bytes, 2000u * (250 + 64)) << "only the newest version of each key remains: " << Describe(st);
+  EXPECT_EQ(0, TotalFiles(st)) << Describe(st);
+  EXPECT_EQ(model_.size(), st.tree_entries) << "only the newest version of each key remains: " << Describe(st);
+  EXPECT_GE(st.tree_height, 2u);
+  EXPECT_GE(st.tree_merges, 1u);
+  EXPECT_LT(st.tree_bytes, 2000u * (250 + 64) * 5 / 4) << Describe(st);
   ASSERT_EQ("", check());
 
   for (const auto& key : all_keys) ASSERT_NO_FATAL_FAILURE(remove(key));
   ASSERT_NO_FATAL_FAILURE(compact());
   st = db_->stats();
   EXPECT_EQ(0, TotalFiles(st)) << "every key was removed: " << Describe(st);
-  EXPECT_EQ(0u, TotalBytes(st)) << Describe(st);
+  EXPECT_EQ(0u, st.tree_entries) << Describe(st);
+  EXPECT_EQ(0u, st.tree_height) << Describe(st);
+  EXPECT_EQ(0u, st.tree_bytes) << Describe(st);
   ASSERT_EQ("", check(all_keys));
 
   ASSERT_NO_FATAL_FAILURE(close());
@@ -835,6 +856,7 @@ TEST_P(LsmEnvTest, CompactMergesIntoOneLevelAndDropsDeletedData) {
   ASSERT_NO_FATAL_FAILURE(open());
   ASSERT_EQ("", check(all_keys));
   EXPECT_EQ(0, TotalFiles(db_->stats())) << Describe(db_->stats());
+  EXPECT_EQ(0u, db_->stats().tree_entries);
 }
 
 // compact() promises to drop "tombstones that hide nothing". Tombstones of
@@ -851,7 +873,8 @@ TEST_P(LsmEnvTest, CompactDropsTombstonesThatHideNothing) {
   ASSERT_NO_FATAL_FAILURE(put_range(&rnd, "a", 500, 100));
   ASSERT_NO_FATAL_FAILURE(compact());
   const DatabaseStats before = db_->stats();
-  ASSERT_EQ(1, NonEmptyLevels(before)) << Describe(before);
+  ASSERT_EQ(0, TotalFiles(before)) << Describe(before);
+  ASSERT_EQ(500u, before.tree_entries) << Describe(before);
 
   // Tombstones of keys above every key in the tables: their level-0 table
   // overlaps nothing below it.
@@ -862,13 +885,15 @@ TEST_P(LsmEnvTest, CompactDropsTombstonesThatHideNothing) {
   }
   ASSERT_NO_FATAL_FAILURE(compact());
   const DatabaseStats after = db_->stats();
-  EXPECT_EQ(TotalFiles(before), TotalFiles(after)) << "before: " << Describe(before) << "; after: " << Describe(after);
-  EXPECT_EQ(TotalBytes(before), TotalBytes(after)) << "before: " << Describe(before) << "; after: " << Describe(after);
+  EXPECT_EQ(0, TotalFiles(after)) << Describe(after);
+  EXPECT_EQ(before.tree_entries, after.tree_entries) << "before: " << Describe(before) << "; after: " << Describe(after);
+  EXPECT_EQ(before.tree_bytes, after.tree_bytes) << "before: " << Describe(before) << "; after: " << Describe(after);
   ASSERT_EQ("", check(never_written));
 }
 
 TEST_P(LsmEnvTest, OverwritesCompactToAboutOneCopy) {
   options_.compression = CompressionType::kNone;
+  options_.page_size = 16384;  // 1 KiB values fill 16 KiB leaves to ~95%
   options_.max_bytes_for_level_base = 64u << 20;
   ASSERT_NO_FATAL_FAILURE(open());
   test::Random rnd(4);
@@ -883,7 +908,7 @@ TEST_P(LsmEnvTest, OverwritesCompactToAboutOneCopy) {
   st = db_->stats();
   uint64_t one_copy = 0;
   for (const auto& [key, value] : model_) one_copy += key.size() + value.size();
-  const uint64_t total = TotalBytes(st);
+  const uint64_t total = TotalBytes(st) + st.tree_bytes;
   EXPECT_GE(total, one_copy) << "values are incompressible: " << Describe(st);
   EXPECT_LE(total, one_copy + one_copy / 5) << "one copy is " << one_copy << " bytes: " << Describe(st);
   ASSERT_EQ("", check());
@@ -987,7 +1012,7 @@ TEST_P(LsmEnvTest, DamagedTableGivesCorruptionNeverWrongData) {
   ASSERT_NO_FATAL_FAILURE(open());
   test::Random rnd(8);
   ASSERT_NO_FATAL_FAILURE(put_range(&rnd, "key", 1500, 100));
-  ASSERT_NO_FATAL_FAILURE(compact());
+  ASSERT_NO_FATAL_FAILURE(flush());  // tables, not the tree (tree damage: btree_crash_test)
   ASSERT_NO_FATAL_FAILURE(close());
 
   const std::vector<std::string> tables = TableFiles(env(), path_);

@@ -123,10 +123,23 @@ struct Options {
   // saves less than 12.5%.
   CompressionType compression = CompressionType::kLz4;
 
+  // ---- B+Tree (the bottom level)
+
+  // Page size of a new database's tree file: a power of two, 4 KiB .. 64
+  // KiB. An existing database keeps the page size it was created with. Leaf
+  // pages are compressed with `compression` when that saves space.
+  uint32_t page_size = 4096;
+  // Reads of the tree go through a read-only memory map of its file, this
+  // long to begin with (address space, not memory); it is replaced by one
+  // twice as long when the file outgrows it. 0: read with pread instead.
+  uint64_t mmap_size = uint64_t{1} << 30;
+
   // ---- Caches
 
-  // Bytes of decompressed blocks kept in memory (an ARC cache). 0 disables
-  // the block cache.
+  // Bytes of decompressed SSTable blocks and verified tree pages kept in
+  // memory (one ARC cache). A tree page read through the memory map is not
+  // copied: its entry costs ~160 bytes and records that its checksum was
+  // verified; compressed pages are cached decompressed. 0 disables caching.
   size_t cache_size = 64u << 20;
   // SSTables kept open (file descriptor, index and bloom filter in memory).
   // >= 16.

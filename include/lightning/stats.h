@@ -22,8 +22,14 @@ struct DatabaseStats {
   uint64_t memtable_bytes = 0;       // active + immutable memtables
   int immutable_memtables = 0;       // waiting for (or in) their flush
   uint64_t wal_bytes = 0;            // live write-ahead log bytes
-  uint64_t block_cache_bytes = 0;    // charge held by the block cache
+  uint64_t block_cache_bytes = 0;    // charge held by the cache (blocks and tree pages)
   uint64_t block_cache_capacity = 0;
+  // The B+Tree under the SSTable levels.
+  uint32_t tree_height = 0;          // 0: empty
+  uint64_t tree_entries = 0;         // versions stored (normally one per key)
+  uint64_t tree_bytes = 0;           // pages in use (leaves, internal nodes, blobs)
+  uint64_t tree_file_bytes = 0;      // size of the page file, free pages included
+  uint64_t tree_free_bytes = 0;      // free pages awaiting reuse
 
   // ---- counters since open
   uint64_t user_bytes_written = 0;        // keys + values given to put/write
@@ -33,7 +39,10 @@ struct DatabaseStats {
   uint64_t compactions = 0;               // merges (trivial moves not counted)
   uint64_t trivial_moves = 0;             // tables moved down a level unchanged
   uint64_t compaction_bytes_read = 0;
-  uint64_t compaction_bytes_written = 0;
+  uint64_t compaction_bytes_written = 0;   // SSTable bytes written by compactions
+  uint64_t tree_merges = 0;               // merges of level-6 tables into the tree
+  uint64_t tree_bytes_read = 0;           // table bytes merged into the tree
+  uint64_t tree_bytes_written = 0;        // page file bytes written by those merges
   uint64_t write_slowdowns = 0;           // writes delayed by level-0 backlog
   uint64_t write_stops = 0;               // times writers had to wait for background work
   uint64_t write_stall_micros = 0;        // total time writers spent delayed or waiting

@@ -58,6 +58,9 @@ Status ValidateOptions(const Options& o) {
   if (o.max_bytes_for_level_base < (64u << 10)) return bad("max_bytes_for_level_base must be >= 64 KiB");
   if (o.level_size_multiplier < 2) return bad("level_size_multiplier must be >= 2");
   if (o.block_size < 1024 || o.block_size > (4u << 20)) return bad("block_size must be in 1 KiB..4 MiB");
+  if (o.page_size < btree::kMinPageSize || o.page_size > btree::kMaxPageSize || (o.page_size & (o.page_size - 1)) != 0) {
+    return bad("page_size must be a power of two in 4 KiB..64 KiB");
+  }
   if (o.bloom_bits_per_key < 0 || o.bloom_bits_per_key > 64) return bad("bloom_bits_per_key must be in 0..64");
   switch (o.compression) {
     case CompressionType::kNone:
@@ -131,6 +134,8 @@ DBImpl::DBImpl(const Options& options, std::string dbname)
       table_options_(MakeTableOptions(options, &icmp_)),
       bg_cv_(&mu_) {
   if (options_.cache_size > 0) block_cache_ = NewArcCache(options_.cache_size);
+  // The tree reads through a cache even when caching is off (capacity 0).
+  if (block_cache_ == nullptr) tree_cache_ = NewArcCache(0);
   table_cache_ = std::make_unique<TableCache>(env_, dbname_, table_options_, options_.max_open_files,
                                               block_cache_.get());
 }
@@ -169,6 +174,20 @@ Status DBImpl::open_impl() {
   s = recover(&state, &max_sequence);
   if (!s.ok()) return s;
 
+  // The tree at the commit the MANIFEST names (a newer one, made just before
+  // a crash that kept the MANIFEST from recording it, is ignored).
+  btree::PagerOptions po;
+  po.env = env_;
+  po.fname = TreeFileName(dbname_);
+  po.page_size = options_.page_size;
+  po.compression = options_.compression;
+  po.cache = block_cache_ != nullptr ? block_cache_.get() : tree_cache_.get();
+  po.mmap_size = options_.mmap_size;
+  s = btree::BTreePager::Open(po, state.tree_epoch, &tree_pager_);
+  if (!s.ok()) return s;
+  auto tree = std::make_shared<btree::TreeVersion>(tree_pager_.get(), &icmp_, tree_pager_->committed(),
+                                                   tree_pager_->mapping());
+
   // Every replayed record is now in a table: a fresh log takes new writes
   // and the manifest retires the old ones.
   const uint64_t log_number = new_file_number();
@@ -184,6 +203,7 @@ Status DBImpl::open_impl() {
 
   VersionBuilder builder(&icmp_, nullptr);
   for (const auto& t : state.tables) builder.add(t.level, std::make_shared<FileMetaData>(t.meta));
+  builder.set_tree(std::move(tree));
   std::shared_ptr<const Version> version;
   s = builder.finish(&version);
   if (!s.ok()) return Status::Corruption(ManifestFileName(dbname_), s.ToString());
@@ -804,16 +824,17 @@ Status DBImpl::compact() {
   if (!s.ok()) return s;
   return NoThrow([&] {
     port::MutexLock l(&mu_);
-    int bottom = 1;
-    for (int level = 1; level < kNumLevels; level++) {
-      if (current_->num_files(level) > 0) bottom = level;
-    }
-    for (int level = 0; level < bottom; level++) {
+    // Each level in turn is merged whole into the next non-empty level below
+    // it (the ones between are empty), and level 6 into the tree.
+    for (int level = 0; level < kNumLevels; level++) {
       for (;;) {
         if (!bg_error_.ok()) return bg_error_;
         if (shutting_down_.load()) return ClosedError();
         if (current_->num_files(level) == 0) break;
-        std::unique_ptr<Compaction> c = PickLevelCompaction(icmp_, *current_, level, running_compactions_);
+        int output = level + 1;
+        while (output < kNumLevels - 1 && current_->num_files(output) == 0) output++;
+        if (level == kNumLevels - 1) output = kTreeLevel;
+        std::unique_ptr<Compaction> c = PickLevelCompaction(icmp_, *current_, level, output, running_compactions_);
         if (c == nullptr) {
           bg_cv_.wait();  // a background compaction holds some of the tables
           continue;
@@ -924,6 +945,7 @@ Status DBImpl::do_compaction_work(const Compaction& c) {
     const int level = which == 0 ? c.level : c.output_level;
     for (const auto& f : c.inputs[which]) removed.emplace_back(level, f->number);
   }
+  if (c.output_level == kTreeLevel) return merge_into_tree(c, removed);
   if (c.is_trivial_move()) {
     const FileMetaData& f = *c.inputs[0][0];
     Status s = apply_edit(removed, {{c.output_level, f}}, nullptr);
@@ -978,8 +1000,39 @@ Status DBImpl::do_compaction_work(const Compaction& c) {
   return s;
 }
 
+Status DBImpl::merge_into_tree(const Compaction& c, const std::vector<std::pair<int, uint64_t>>& removed) {
+  btree::MergeSpec spec;
+  spec.smallest_snapshot = smallest_snapshot();
+  spec.cancel = &shutting_down_;
+  const std::shared_ptr<const btree::TreeVersion> base = current_->tree();
+  const FileList files = c.inputs[0];
+  mu_.unlock();
+  std::vector<FileRange> ranges;
+  for (const auto& f : files) ranges.push_back(FileRange{f->smallest, f->largest});
+  TableCache* tables = table_cache_.get();
+  auto input = NewConcatenatingIterator(&icmp_, std::move(ranges),
+                                        [tables, files](size_t i) { return tables->new_iterator(*files[i]); });
+  btree::MergeStats stats;
+  std::shared_ptr<const btree::TreeVersion> tree;
+  Status s = btree::MergeIntoTree(base, input.get(), spec, &tree, &stats);
+  input.reset();
+  mu_.lock();
+  if (!s.ok()) return s;
+  // The tree is committed; the MANIFEST now records that commit and retires
+  // the tables in one atomic replace. If that fails, the next open uses the
+  // previous commit, which nothing has overwritten.
+  s = apply_edit(removed, {}, nullptr, std::move(tree));
+  if (s.ok()) {
+    counters_.tree_merges++;
+    counters_.tree_bytes_read += c.input_bytes();
+    counters_.tree_bytes_written += stats.bytes_written;
+  }
+  return s;
+}
+
 Status DBImpl::apply_edit(const std::vector<std::pair<int, uint64_t>>& removed,
-                          const std::vector<std::pair<int, FileMetaData>>& added, const Immutable* flushed) {
+                          const std::vector<std::pair<int, FileMetaData>>& added, const Immutable* flushed,
+                          std::shared_ptr<const btree::TreeVersion> tree) {
   while (manifest_busy_) bg_cv_.wait();
   if (!bg_error_.ok()) return bg_error_;
   manifest_busy_ = true;
@@ -1010,6 +1063,7 @@ Status DBImpl::apply_edit(const std::vector<std::pair<int, uint64_t>>& removed,
       builder.add(level, std::make_shared<FileMetaData>(meta));
     }
   }
+  if (tree != nullptr) builder.set_tree(std::move(tree));
   std::shared_ptr<const Version> version;
   Status s = builder.finish(&version);
 
@@ -1021,6 +1075,7 @@ Status DBImpl::apply_edit(const std::vector<std::pair<int, uint64_t>>& removed,
     for (int level = 0; level < kNumLevels; level++) {
       for (const auto& f : version->files(level)) state.tables.push_back({level, *f});
     }
+    state.tree_epoch = version->tree()->meta().epoch;
     mu_.unlock();
     state.next_file_number = next_file_number_.load();
     s = WriteManifest(env_, dbname_, state);
@@ -1091,6 +1146,14 @@ DatabaseStats DBImpl::stats() {
     if (mem_ != nullptr) st.memtable_bytes = mem_->approximate_memory_usage();
     for (const auto& imm : imm_) st.memtable_bytes += imm.mem->approximate_memory_usage();
     st.immutable_memtables = static_cast<int>(imm_.size());
+    if (current_ != nullptr) {
+      const btree::TreeMeta& m = current_->tree()->meta();
+      st.tree_height = m.height;
+      st.tree_entries = m.entries;
+      st.tree_bytes = current_->tree()->data_bytes();
+      st.tree_file_bytes = current_->tree()->file_bytes();
+      st.tree_free_bytes = m.free_pages * m.page_size;
+    }
   }
   const Counters& c = counters_;
   st.user_bytes_written = c.user_bytes_written;
@@ -1101,6 +1164,9 @@ DatabaseStats DBImpl::stats() {
   st.trivial_moves = c.trivial_moves;
   st.compaction_bytes_read = c.compaction_bytes_read;
   st.compaction_bytes_written = c.compaction_bytes_written;
+  st.tree_merges = c.tree_merges;
+  st.tree_bytes_read = c.tree_bytes_read;
+  st.tree_bytes_written = c.tree_bytes_written;
   st.write_slowdowns = c.write_slowdowns;
   st.write_stops = c.write_stops;
   st.write_stall_micros = c.write_stall_micros;

@@ -13,6 +13,8 @@
 #include <thread>
 #include <vector>
 
+#include "btree/btree.h"
+#include "btree/pager.h"
 #include "cache/cache.h"
 #include "db/compaction.h"
 #include "db/dbformat.h"
@@ -66,7 +68,8 @@ class DBImpl final : public Database {
   };
   struct Counters {
     std::atomic<uint64_t> user_bytes_written{0}, wal_bytes_written{0}, flushes{0}, flush_bytes_written{0},
-        compactions{0}, trivial_moves{0}, compaction_bytes_read{0}, compaction_bytes_written{0},
+        compactions{0}, trivial_moves{0}, compaction_bytes_read{0}, compaction_bytes_written{0}, tree_merges{0},
+        tree_bytes_read{0}, tree_bytes_written{0},
         write_slowdowns{0}, write_stops{0}, write_stall_micros{0};
   };
 
@@ -104,13 +107,17 @@ class DBImpl final : public Database {
   Status run_compaction(std::unique_ptr<Compaction> c) REQUIRES(mu_);
   // The merge (or move) itself and its manifest edit.
   Status do_compaction_work(const Compaction& c) REQUIRES(mu_);
+  // A compaction from level 6 into the tree: merge, commit the tree, then
+  // the manifest edit that records the commit and retires the tables.
+  Status merge_into_tree(const Compaction& c, const std::vector<std::pair<int, uint64_t>>& removed) REQUIRES(mu_);
   // Writes a manifest for current_ with removed/added tables applied and
   // installs the new version; `flushed` (the front immutable memtable, now in
   // `added`) also advances the log number and last sequence. Serialized by
   // manifest_busy_; releases mu_ while writing. Failure is a sticky
   // background error.
   Status apply_edit(const std::vector<std::pair<int, uint64_t>>& removed,
-                    const std::vector<std::pair<int, FileMetaData>>& added, const Immutable* flushed) REQUIRES(mu_);
+                    const std::vector<std::pair<int, FileMetaData>>& added, const Immutable* flushed,
+                    std::shared_ptr<const btree::TreeVersion> tree = nullptr) REQUIRES(mu_);
   // Deletes logs below the manifest's log number and tables no live version
   // lists any more.
   void delete_obsolete_files() REQUIRES(mu_);
@@ -128,7 +135,11 @@ class DBImpl final : public Database {
   const TableOptions table_options_;
   std::unique_ptr<FileLock> db_lock_;
   std::unique_ptr<Cache> block_cache_;
+  std::unique_ptr<Cache> tree_cache_;  // only when caching is off (capacity 0)
   std::unique_ptr<TableCache> table_cache_;
+  // Declared after the caches it reads through; every TreeVersion (held by
+  // versions) must be gone before it is destroyed.
+  std::unique_ptr<btree::BTreePager> tree_pager_;
   std::string comparator_name_;
 
   port::Mutex mu_;

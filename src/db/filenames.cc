@@ -35,6 +35,7 @@ std::string LogFileName(const std::string& dbname, uint64_t number) { return Num
 std::string TableFileName(const std::string& dbname, uint64_t number) { return NumberedName(dbname, number, "sst"); }
 std::string ManifestFileName(const std::string& dbname) { return dbname + "/MANIFEST"; }
 std::string TempManifestFileName(const std::string& dbname) { return dbname + "/MANIFEST.tmp"; }
+std::string TreeFileName(const std::string& dbname) { return dbname + "/TREE"; }
 std::string LockFileName(const std::string& dbname) { return dbname + "/LOCK"; }
 std::string LostDirName(const std::string& dbname) { return dbname + "/lost"; }
 
@@ -42,6 +43,7 @@ FileType ParseFileName(const std::string& name, uint64_t* number) {
   if (name == "MANIFEST") return FileType::kManifest;
   if (name == "MANIFEST.tmp") return FileType::kTempManifest;
   if (name == "LOCK") return FileType::kLock;
+  if (name == "TREE") return FileType::kTree;
   if (EndsWith(name, ".log") && ParseNumber(name.substr(0, name.size() - 4), number)) return FileType::kLog;
   if (EndsWith(name, ".sst") && ParseNumber(name.substr(0, name.size() - 4), number)) return FileType::kTable;
   return FileType::kUnknown;

@@ -3,6 +3,7 @@
 // The names of the files in a database directory:
 //   MANIFEST        the database's metadata, replaced atomically
 //   MANIFEST.tmp    a manifest being written (removed at open)
+//   TREE            the B+Tree page file (the bottom level)
 //   LOCK            held with flock() by the process that has the database open
 //   NNNNNN.log      write-ahead log number NNNNNN
 //   NNNNNN.sst      sorted table number NNNNNN
@@ -15,13 +16,14 @@
 
 namespace lightning {
 
-enum class FileType { kLog, kTable, kManifest, kTempManifest, kLock, kUnknown };
+enum class FileType { kLog, kTable, kManifest, kTempManifest, kLock, kTree, kUnknown };
 
 std::string LogFileName(const std::string& dbname, uint64_t number);
 std::string TableFileName(const std::string& dbname, uint64_t number);
 std::string ManifestFileName(const std::string& dbname);
 std::string TempManifestFileName(const std::string& dbname);
 std::string LockFileName(const std::string& dbname);
+std::string TreeFileName(const std::string& dbname);
 std::string LostDirName(const std::string& dbname);
 
 // Classifies a directory entry name; *number is set for logs and tables.

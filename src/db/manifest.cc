@@ -9,7 +9,7 @@ namespace lightning {
 namespace {
 
 constexpr uint64_t kManifestMagic = 0x4E414D4E54474C00ull;  // "\0LGTNMAN" little-endian
-constexpr uint32_t kManifestFormatVersion = 2;
+constexpr uint32_t kManifestFormatVersion = 3;
 constexpr uint32_t kOldestReadableVersion = 1;
 constexpr size_t kPrefixSize = 16;
 
@@ -19,6 +19,7 @@ enum Tag : uint32_t {
   kLogNumber = 3,
   kLastSequence = 4,
   kTable = 5,
+  kTreeEpoch = 6,
 };
 
 }  // namespace
@@ -33,6 +34,8 @@ Status WriteManifest(Env* env, const std::string& dbname, const ManifestState& s
   PutVarint64(&body, state.log_number);
   PutVarint32(&body, kLastSequence);
   PutVarint64(&body, state.last_sequence);
+  PutVarint32(&body, kTreeEpoch);
+  PutVarint64(&body, state.tree_epoch);
   for (const auto& t : state.tables) {
     PutVarint32(&body, kTable);
     PutVarint32(&body, static_cast<uint32_t>(t.level));
@@ -99,6 +102,9 @@ Status ReadManifest(Env* env, const std::string& dbname, ManifestState* state) {
         break;
       case kLastSequence:
         ok = GetVarint64(&body, &result.last_sequence);
+        break;
+      case kTreeEpoch:
+        ok = GetVarint64(&body, &result.tree_epoch);
         break;
       case kTable: {
         ManifestState::Table t;

@@ -11,8 +11,10 @@
 // everything before it. A table field is varint32 level | varint64 number |
 // varint64 file size | varint64 entries | varint64 largest sequence |
 // length-prefixed smallest and largest
-// internal keys; there is one per live table. Format version 1 (no tables)
-// is still read.
+// internal keys; there is one per live table. The tree epoch field names the
+// B+Tree commit (meta page) that goes with these tables: the tree file may
+// hold one newer commit, made just before a crash, which open ignores.
+// Format versions 1 (no tables) and 2 (no tree: epoch 0) are still read.
 #ifndef LIGHTNING_DB_MANIFEST_H_
 #define LIGHTNING_DB_MANIFEST_H_
 
@@ -42,6 +44,8 @@ struct ManifestState {
     FileMetaData meta;
   };
   std::vector<Table> tables;
+  // The B+Tree commit the database uses; 0: the tree is empty (no file yet).
+  uint64_t tree_epoch = 0;
 };
 
 // Atomically replaces dbname/MANIFEST with state.

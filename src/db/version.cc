@@ -81,7 +81,23 @@ Status Version::get(TableCache* tables, const LookupKey& key, std::string* value
     if (ucmp->compare(user_key, ExtractUserKey(f.smallest)) < 0) continue;
     if (probe(f)) return result;
   }
-  return Status::OK();
+  if (tree_ != nullptr && !tree_->empty()) {
+    Status s = tree_->get(ikey, [&](const Slice& k, const Slice& v) {
+      ParsedInternalKey parsed;
+      if (!ParseInternalKey(k, &parsed)) {
+        result = Status::Corruption("tree", "bad internal key");
+        return;
+      }
+      *found = true;
+      if (parsed.type == kTypeValue) {
+        value->assign(v.data(), v.size());
+      } else {
+        result = Status::NotFound(Slice());
+      }
+    });
+    if (!s.ok()) return s;
+  }
+  return result;
 }
 
 FileList Version::overlapping(int level, const Slice& begin, const Slice& end) const {
@@ -96,6 +112,7 @@ FileList Version::overlapping(int level, const Slice& begin, const Slice& end) c
 }
 
 bool Version::key_in_deeper_levels(int level, const Slice& user_key) const {
+  if (tree_ != nullptr && !tree_->empty()) return true;
   const Comparator* ucmp = icmp_->user_comparator();
   for (int l = level + 1; l < kNumLevels; l++) {
     const FileList& files = files_[l];
@@ -116,8 +133,13 @@ bool Version::key_in_deeper_levels(int level, const Slice& user_key) const {
 
 VersionBuilder::VersionBuilder(const InternalKeyComparator* icmp, const Version* base)
     : icmp_(icmp), v_(std::make_shared<Version>(icmp)) {
-  if (base != nullptr) v_->files_ = base->files_;
+  if (base != nullptr) {
+    v_->files_ = base->files_;
+    v_->tree_ = base->tree_;
+  }
 }
+
+void VersionBuilder::set_tree(std::shared_ptr<const btree::TreeVersion> tree) { v_->tree_ = std::move(tree); }
 
 void VersionBuilder::remove(int level, uint64_t number) {
   FileList& files = v_->files_[level];

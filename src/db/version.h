@@ -7,9 +7,12 @@
 //   levels 1..6  each a sorted run: tables ordered by key, ranges disjoint,
 //                and no user key split across two tables of a level
 //
+//   the tree     below level 6: the B+Tree (btree/btree.h), one committed
+//                TreeVersion, holding the bulk of the data
+//
 // For any user key, data in level 0 is newer than data in level 1, which is
-// newer than level 2, and so on; within level 0, a higher file number is
-// newer. Reads stop at the first version found in that order.
+// newer than level 2, and so on down to the tree; within level 0, a higher
+// file number is newer. Reads stop at the first version found in that order.
 //
 // A Version is built once (VersionBuilder) and then shared read-only through
 // std::shared_ptr<const Version>: readers take a reference under the
@@ -24,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "btree/btree.h"
 #include "db/dbformat.h"
 #include "lightning/slice.h"
 #include "lightning/status.h"
@@ -57,7 +61,11 @@ class Version {
   uint64_t level_bytes(int level) const;
   int num_tables() const;
 
-  // Looks key up in the tables, level 0 newest first, then each level. A
+  // The B+Tree under the levels (never null; possibly empty).
+  const std::shared_ptr<const btree::TreeVersion>& tree() const { return tree_; }
+
+  // Looks key up in the tables, level 0 newest first, then each level, then
+  // the tree. A
   // value: *value set, OK, *found = true. A tombstone: NotFound, *found =
   // true. Nothing: *found = false. Errors (damage, I/O) are returned as is.
   Status get(TableCache* tables, const LookupKey& key, std::string* value, bool* found) const;
@@ -65,7 +73,8 @@ class Version {
   // Tables of level whose user-key range intersects [begin, end] (an empty
   // Slice means unbounded on that side).
   FileList overlapping(int level, const Slice& begin, const Slice& end) const;
-  // True if some table in a level deeper than `level` may hold user_key.
+  // True if some table in a level deeper than `level`, or the tree, may hold
+  // user_key. (Any non-empty tree counts: tombstones go down to it.)
   bool key_in_deeper_levels(int level, const Slice& user_key) const;
 
  private:
@@ -75,6 +84,7 @@ class Version {
 
   const InternalKeyComparator* icmp_;
   std::array<FileList, kNumLevels> files_;
+  std::shared_ptr<const btree::TreeVersion> tree_;
 };
 
 // Derives a new Version from a base: tables removed, tables added.
@@ -83,6 +93,7 @@ class VersionBuilder {
   VersionBuilder(const InternalKeyComparator* icmp, const Version* base);
   void remove(int level, uint64_t number);
   void add(int level, std::shared_ptr<FileMetaData> file);
+  void set_tree(std::shared_ptr<const btree::TreeVersion> tree);
   // Corruption if the result breaks a level invariant (overlapping ranges in
   // a sorted level) — a bug or a damaged manifest, never silently accepted.
   Status finish(std::shared_ptr<const Version>* result);
