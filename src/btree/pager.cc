@@ -90,7 +90,10 @@ Status BTreePager::load(uint64_t epoch) {
     }
   } else {
     Status s = options_.env->new_random_rw_file(options_.fname, &file_);
+    uint64_t size = 0;
+    if (s.ok()) s = options_.env->get_file_size(options_.fname, &size);
     if (!s.ok()) return s;
+    file_size_.store(size, std::memory_order_release);
     // Slot 0 tells the page size; if it is damaged, try slot 1 at every
     // possible page size.
     std::string buf;
@@ -120,9 +123,18 @@ Status BTreePager::load(uint64_t epoch) {
         found = true;
       }
     }
+    // Commit 1 may be whole (its meta page in slot 1) without the MANIFEST
+    // having recorded it; then, as after any commit, the previous one -- the
+    // empty tree -- must still open. A commit after 1 means the file is not
+    // the one the MANIFEST describes.
+    const bool past_first = (meta_status[0].ok() && metas[0].epoch > 1) || (meta_status[1].ok() && metas[1].epoch > 1);
     if (!found) {
-      if (epoch == 0 && !meta_status[0].ok() && !meta_status[1].ok()) {
-        // Created, but the first commit never completed: start afresh.
+      if (epoch == 0 && !past_first) {
+        // Created, but the first commit never completed (or was never
+        // recorded): start afresh, at that commit's page size if it has one,
+        // so that the next commit 1 overwrites its meta page.
+        if (meta_status[1].ok()) page_size_ = metas[1].page_size;
+        chosen.page_size = page_size_;
         file_exists_ = false;
         file_.reset();
       } else {
@@ -233,12 +245,20 @@ void BTreePager::unpin(uint64_t epoch) {
   if (it != pinned_.end() && --it->second == 0) pinned_.erase(it);
 }
 
-Status BTreePager::read(const std::shared_ptr<const MappedRegion>& map, PageRef ref, PageType type, PageHandle* out) const {
-  out->reset();
-  char key[24];
+void BTreePager::cache_key(PageRef ref, char (&key)[24]) const {
   EncodeFixed64(key, cache_id_);
   EncodeFixed64(key + 8, ref.page);
   EncodeFixed64(key + 16, ref.epoch);
+}
+
+void BTreePager::extend_file_size(uint64_t end) {
+  if (end > file_size_.load(std::memory_order_relaxed)) file_size_.store(end, std::memory_order_release);
+}
+
+Status BTreePager::read(const std::shared_ptr<const MappedRegion>& map, PageRef ref, PageType type, PageHandle* out) const {
+  out->reset();
+  char key[24];
+  cache_key(ref, key);
   Cache* cache = options_.cache;
   Cache::Handle* h = cache->lookup(Slice(key, sizeof(key)));
   if (h == nullptr) {
@@ -246,18 +266,27 @@ Status BTreePager::read(const std::shared_ptr<const MappedRegion>& map, PageRef 
     if (ref.page < 2) return Status::Corruption(where, "a node refers to a meta page");
     std::unique_ptr<CachedExtent> e(new CachedExtent);
     const uint64_t offset = ref.page * page_size_;
+    // The mapping may extend past the end of the file, where reading faults.
+    const uint64_t file_size = file_size_.load(std::memory_order_acquire);
+    const uint64_t mapped = map != nullptr ? std::min<uint64_t>(map->size(), file_size) : 0;
     const char* data = nullptr;
     PageHeader header;
     Status s;
-    if (map != nullptr && offset + page_size_ <= map->size()) {
+    if (offset + page_size_ <= mapped) {
       s = DecodePageHeader(map->data() + offset, page_size_, ref.page, &header);
-      if (s.ok() && offset + uint64_t{header.page_count} * page_size_ <= map->size()) {
+      if (s.ok() && offset + uint64_t{header.page_count} * page_size_ <= mapped) {
         data = map->data() + offset;
       }
     }
     if (data == nullptr) {
       s = read_raw(offset, page_size_, &e->owned);
       if (s.ok()) s = DecodePageHeader(e->owned.data(), page_size_, ref.page, &header);
+      // The page count is not verified yet: check it against the file
+      // before making room for that many pages.
+      if (s.ok() && offset + uint64_t{header.page_count} * page_size_ > file_size) {
+        s = Status::Corruption(where, "extent of " + std::to_string(header.page_count) +
+                                          " pages runs past the end of the file");
+      }
       if (s.ok() && header.page_count > 1) s = read_raw(offset, size_t{header.page_count} * page_size_, &e->owned);
       data = e->owned.data();
     }
@@ -327,6 +356,16 @@ std::unique_ptr<BTreePager::Transaction> BTreePager::begin() {
 BTreePager::Transaction::Transaction(BTreePager* pager) : pager_(pager) {}
 
 BTreePager::Transaction::~Transaction() {
+  if (!done_) {
+    // Rolled back. The merge may have read some of its extents (its root)
+    // through the cache; the next transaction writes other content under the
+    // same (page, epoch) keys.
+    char key[24];
+    for (const PageRef& ref : written_) {
+      pager_->cache_key(ref, key);
+      pager_->options_.cache->erase(Slice(key, sizeof(key)));
+    }
+  }
   port::MutexLock l(&pager_->mu_);
   pager_->txn_open_ = false;
 }
@@ -362,8 +401,10 @@ Status BTreePager::Transaction::write(PageType type, const Slice& payload, Compr
   h.page = allocate(h.page_count);
   std::string extent;
   EncodeExtent(h, stored, p->page_size_, &extent);
+  written_.push_back(PageRef{h.page, h.epoch});
   Status s = p->file_->write(h.page * p->page_size_, extent);
   if (!s.ok()) return s;
+  p->extend_file_size(h.page * p->page_size_ + extent.size());
   p->bytes_written_.fetch_add(extent.size(), std::memory_order_relaxed);
   pages_written_ += h.page_count;
   ref->page = h.page;
@@ -432,8 +473,10 @@ Status BTreePager::Transaction::commit(const TreeMeta& fields) {
     }
     std::string extent;
     EncodeExtent(h, list, p->page_size_, &extent);
+    written_.push_back(PageRef{h.page, h.epoch});
     Status s = p->file_->write(h.page * p->page_size_, extent);
     if (!s.ok()) return s;
+    p->extend_file_size(h.page * p->page_size_ + extent.size());
     p->bytes_written_.fetch_add(extent.size(), std::memory_order_relaxed);
     list_ref = PageRef{h.page, h.epoch};
   }
@@ -449,6 +492,7 @@ Status BTreePager::Transaction::commit(const TreeMeta& fields) {
   if (s.ok()) {
     EncodeMetaPage(m, m.epoch % 2, &meta_page);
     s = p->file_->write((m.epoch % 2) * p->page_size_, meta_page);
+    if (s.ok()) p->extend_file_size((m.epoch % 2) * p->page_size_ + meta_page.size());
   }
   if (s.ok()) s = p->file_->sync();
   if (!s.ok()) return s;

@@ -130,6 +130,9 @@ class BTreePager {
     TreeMeta meta_;  // epoch and num_pages of the new commit
     std::map<uint64_t, uint64_t> reusable_;  // copy of the pager's, consumed here
     std::vector<std::pair<uint64_t, uint64_t>> freed_;  // (page, count) freed now
+    // Extents written, so that a rollback can drop them from the cache: the
+    // next transaction reuses this epoch and these pages for other content.
+    std::vector<PageRef> written_;
     uint64_t pages_written_ = 0;
     bool done_ = false;
   };
@@ -148,6 +151,10 @@ class BTreePager {
   Status read_raw(uint64_t offset, size_t n, std::string* buf) const;
   Status remap_if_needed(uint64_t num_pages) REQUIRES(mu_);
   static void add_extent(std::map<uint64_t, uint64_t>* set, uint64_t page, uint64_t count);
+  // The cache key of the extent at ref.
+  void cache_key(PageRef ref, char (&key)[24]) const;
+  // A write ended at byte `end` of the file (called by the one writer).
+  void extend_file_size(uint64_t end);
 
   const PagerOptions options_;
   uint32_t page_size_ = 0;
@@ -155,6 +162,10 @@ class BTreePager {
   bool file_exists_ = false;
   uint64_t cache_id_ = 0;
   std::atomic<uint64_t> bytes_written_{0};
+  // The file's length as of open plus what this pager wrote since: reads
+  // never go past it, so a damaged page count or a truncated file gives
+  // Corruption instead of a fault in the mapping or a huge read buffer.
+  std::atomic<uint64_t> file_size_{0};
 
   mutable port::Mutex mu_;
   TreeMeta committed_ GUARDED_BY(mu_);
