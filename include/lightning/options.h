@@ -106,9 +106,13 @@ struct Options {
   // Target size of the SSTables compaction writes (>= 64 KiB). A table is cut
   // only between user keys, so all versions of a key stay in one table.
   uint64_t target_file_size = 64u << 20;
-  // Total size of level 1, beyond which it is compacted into level 2; each
-  // deeper level may hold level_size_multiplier times more.
-  uint64_t max_bytes_for_level_base = 256u << 20;
+  // Level sizes follow the B+Tree under them: level 6 may hold
+  // max(max_bytes_for_level_base, tree bytes / level_size_multiplier), each
+  // level above a multiplier-th of the one below, down to the first level
+  // whose target would fall under max_bytes_for_level_base (level 0 compacts
+  // into that one). What exceeds level 6's target merges into the tree. The
+  // default keeps the SSTable levels a small buffer in front of the tree.
+  uint64_t max_bytes_for_level_base = 64u << 20;
   int level_size_multiplier = 10;
 
   // ---- SSTable format
@@ -133,6 +137,19 @@ struct Options {
   // long to begin with (address space, not memory); it is replaced by one
   // twice as long when the file outgrows it. 0: read with pread instead.
   uint64_t mmap_size = uint64_t{1} << 30;
+
+  // ---- Memory
+
+  // The engine's own memory (memtables, the block/page cache, and the
+  // indexes and bloom filters of open SSTables) in bytes; 0: no overall
+  // budget, each part is sized by its own option. Works from 10 MiB (and is
+  // accepted from 4 MiB). When set, it overrides memtable_size (budget / 8),
+  // max_immutable_memtables (1), cache_size (budget / 2) and caps
+  // target_file_size at budget / 16 and max_bytes_for_level_base at budget; open SSTables are limited by the memory
+  // they hold (budget / 4) instead of by max_open_files. stats().memory_usage
+  // reports the total. Tree pages read through the memory map live in the OS
+  // page cache, which the kernel manages; they are not the engine's memory.
+  uint64_t memory_budget = 0;
 
   // ---- Caches
 

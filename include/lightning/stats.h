@@ -24,6 +24,11 @@ struct DatabaseStats {
   uint64_t wal_bytes = 0;            // live write-ahead log bytes
   uint64_t block_cache_bytes = 0;    // charge held by the cache (blocks and tree pages)
   uint64_t block_cache_capacity = 0;
+  // Indexes and filters of open SSTables; counted only under a memory_budget.
+  uint64_t table_memory_bytes = 0;
+  // memtable_bytes + block_cache_bytes + table_memory_bytes: what
+  // Options::memory_budget bounds.
+  uint64_t memory_usage = 0;
   // The B+Tree under the SSTable levels.
   uint32_t tree_height = 0;          // 0: empty
   uint64_t tree_entries = 0;         // versions stored (normally one per key)

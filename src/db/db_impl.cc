@@ -40,8 +40,23 @@ Status NoThrow(Fn&& fn) {
 
 Status ClosedError() { return Status::Closed("the database is closed"); }
 
+// memory_budget, when set, decides the sizes it overrides (options.h).
+Options ApplyMemoryBudget(Options o) {
+  if (o.memory_budget == 0) return o;
+  o.memtable_size = static_cast<size_t>(o.memory_budget / 8);
+  o.max_immutable_memtables = 1;
+  o.cache_size = static_cast<size_t>(o.memory_budget / 2);
+  // Small tables keep each one's index and filter a small part of the
+  // budget share for open tables.
+  o.target_file_size = std::min<uint64_t>(o.target_file_size, std::max<uint64_t>(64u << 10, o.memory_budget / 16));
+  // ...and few of them: the tree, not the SSTable levels, holds the bulk.
+  o.max_bytes_for_level_base = std::min<uint64_t>(o.max_bytes_for_level_base, o.memory_budget);
+  return o;
+}
+
 Status ValidateOptions(const Options& o) {
   auto bad = [](const std::string& what) { return Status::InvalidArgument("Options", what); };
+  if (o.memory_budget != 0 && o.memory_budget < (4u << 20)) return bad("memory_budget must be 0 or >= 4 MiB");
   if (o.wal_sync_interval_ms == 0) return bad("wal_sync_interval_ms must be > 0");
   if (o.memtable_size < (64u << 10)) return bad("memtable_size must be >= 64 KiB");
   if (o.max_immutable_memtables < 1) return bad("max_immutable_memtables must be >= 1");
@@ -115,7 +130,7 @@ Result<std::unique_ptr<Database>> Database::open(const std::string& path, const 
   std::unique_ptr<Database> db;
   Status s = NoThrow([&] {
     if (path.empty()) return Status::InvalidArgument("empty database path");
-    Status vs = ValidateOptions(options);
+    Status vs = ValidateOptions(ApplyMemoryBudget(options));
     if (!vs.ok()) return vs;
     auto impl = std::make_unique<DBImpl>(options, path);
     Status st = impl->open_impl();
@@ -128,7 +143,7 @@ Result<std::unique_ptr<Database>> Database::open(const std::string& path, const 
 
 DBImpl::DBImpl(const Options& options, std::string dbname)
     : env_(options.env != nullptr ? options.env : Env::Default()),
-      options_(options),
+      options_(ApplyMemoryBudget(options)),
       dbname_(std::move(dbname)),
       icmp_(options.comparator != nullptr ? options.comparator : BytewiseComparator()),
       table_options_(MakeTableOptions(options, &icmp_)),
@@ -137,7 +152,8 @@ DBImpl::DBImpl(const Options& options, std::string dbname)
   // The tree reads through a cache even when caching is off (capacity 0).
   if (block_cache_ == nullptr) tree_cache_ = NewArcCache(0);
   table_cache_ = std::make_unique<TableCache>(env_, dbname_, table_options_, options_.max_open_files,
-                                              block_cache_.get());
+                                              block_cache_.get(),
+                                              static_cast<size_t>(options_.memory_budget / 4));
 }
 
 DBImpl::~DBImpl() { (void)close(); }
@@ -1145,6 +1161,7 @@ DatabaseStats DBImpl::stats() {
     }
     if (mem_ != nullptr) st.memtable_bytes = mem_->approximate_memory_usage();
     for (const auto& imm : imm_) st.memtable_bytes += imm.mem->approximate_memory_usage();
+    st.table_memory_bytes = table_cache_->memory_usage();
     st.immutable_memtables = static_cast<int>(imm_.size());
     if (current_ != nullptr) {
       const btree::TreeMeta& m = current_->tree()->meta();
@@ -1177,6 +1194,7 @@ DatabaseStats DBImpl::stats() {
     st.block_cache_bytes = block_cache_->total_charge();
     st.block_cache_capacity = block_cache_->capacity();
   }
+  st.memory_usage = st.memtable_bytes + st.block_cache_bytes + st.table_memory_bytes;
   std::vector<std::string> children;
   if (env_->get_children(dbname_, &children).ok()) {
     for (const auto& name : children) {

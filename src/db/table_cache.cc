@@ -48,12 +48,15 @@ std::string CacheKey(uint64_t number) {
 }  // namespace
 
 TableCache::TableCache(Env* env, std::string dbname, const TableOptions& options, int max_open_files,
-                       Cache* block_cache)
+                       Cache* block_cache, size_t memory_limit)
     : env_(env),
       dbname_(std::move(dbname)),
       options_(options),
       block_cache_(block_cache),
-      cache_(NewArcCache(static_cast<size_t>(max_open_files))) {}
+      memory_limit_(memory_limit),
+      // Charged by memory, one shard: a table's charge is a good fraction of
+      // the limit, too much for a shard of a sharded cache.
+      cache_(memory_limit > 0 ? NewArcCache(memory_limit, 0) : NewArcCache(static_cast<size_t>(max_open_files))) {}
 
 TableCache::~TableCache() = default;
 
@@ -72,7 +75,8 @@ Status TableCache::find(uint64_t number, uint64_t file_size, Cache::Handle** han
   std::unique_ptr<Table> table;
   s = Table::open(options, std::move(file), file_size, block_cache_, &table);
   if (!s.ok()) return s;
-  *handle = cache_->insert(key, table.release(), 1, &DeleteTable);
+  const size_t charge = memory_limit_ > 0 ? table->memory_usage() : 1;
+  *handle = cache_->insert(key, table.release(), charge, &DeleteTable);
   return Status::OK();
 }
 

@@ -3,7 +3,8 @@
 // TableCache: the database's open SSTables, by file number. Opening a table
 // costs a file descriptor plus reading and verifying its footer, index,
 // bloom filter and properties, so up to max_open_files of them stay open in a
-// cache (ARC, one unit of charge per table); the least useful are closed.
+// cache (ARC, one unit of charge per table; or, with a memory limit, the
+// bytes each table holds in memory); the least useful are closed.
 // Data blocks go through the shared block cache handed to each Table.
 //
 // Thread-safety: every method may be called concurrently.
@@ -28,7 +29,10 @@ namespace lightning {
 
 class TableCache {
  public:
-  TableCache(Env* env, std::string dbname, const TableOptions& options, int max_open_files, Cache* block_cache);
+  // memory_limit > 0: tables are charged by memory_usage() against it,
+  // instead of one unit each against max_open_files.
+  TableCache(Env* env, std::string dbname, const TableOptions& options, int max_open_files, Cache* block_cache,
+             size_t memory_limit = 0);
   ~TableCache();
   TableCache(const TableCache&) = delete;
   TableCache& operator=(const TableCache&) = delete;
@@ -45,6 +49,8 @@ class TableCache {
   void evict(uint64_t number);
 
   const TableOptions& table_options() const { return options_; }
+  // Bytes held by open tables (0 when charged by count).
+  size_t memory_usage() const { return memory_limit_ > 0 ? cache_->total_charge() : 0; }
 
  private:
   Status find(uint64_t number, uint64_t file_size, Cache::Handle** handle);
@@ -53,6 +59,7 @@ class TableCache {
   const std::string dbname_;
   const TableOptions options_;
   Cache* const block_cache_;
+  const size_t memory_limit_;
   std::unique_ptr<Cache> cache_;
 };
 

@@ -390,4 +390,9 @@ uint64_t Table::approximate_offset_of(const Slice& key) const {
   return data_end_;
 }
 
+size_t Table::memory_usage() const {
+  return sizeof(Table) + (index_block_ != nullptr ? index_block_->size() : 0) + filter_.capacity() +
+         options_.file_name.capacity();
+}
+
 }  // namespace lightning

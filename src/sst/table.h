@@ -73,6 +73,8 @@ class Table {
 
   const TableProperties& properties() const { return properties_; }
   uint64_t file_size() const { return file_size_; }
+  // Bytes this open table holds in memory (index block, bloom filter, ...).
+  size_t memory_usage() const;
 
  private:
   class BlockRef;
