@@ -94,6 +94,7 @@ class NodeReader {
   Slice prefix_;
   const char* offsets_ = nullptr;
   uint32_t count_ = 0;
+  size_t entries_begin_ = 0;
   size_t entries_end_ = 0;
 };
 
