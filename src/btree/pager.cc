@@ -399,17 +399,24 @@ Status BTreePager::Transaction::write(PageType type, const Slice& payload, Compr
   h.page_count = PagesForPayload(stored.size(), p->page_size_);
   h.epoch = meta_.epoch;
   h.page = allocate(h.page_count);
+  Status s = write_extent(h, stored);
+  if (!s.ok()) return s;
+  ref->page = h.page;
+  ref->epoch = h.epoch;
+  *pages_used = h.page_count;
+  return Status::OK();
+}
+
+Status BTreePager::Transaction::write_extent(const PageHeader& h, const Slice& payload) {
+  BTreePager* p = pager_;
   std::string extent;
-  EncodeExtent(h, stored, p->page_size_, &extent);
+  EncodeExtent(h, payload, p->page_size_, &extent);
   written_.push_back(PageRef{h.page, h.epoch});
   Status s = p->file_->write(h.page * p->page_size_, extent);
   if (!s.ok()) return s;
   p->extend_file_size(h.page * p->page_size_ + extent.size());
   p->bytes_written_.fetch_add(extent.size(), std::memory_order_relaxed);
   pages_written_ += h.page_count;
-  ref->page = h.page;
-  ref->epoch = h.epoch;
-  *pages_used = h.page_count;
   return Status::OK();
 }
 
@@ -471,13 +478,8 @@ Status BTreePager::Transaction::commit(const TreeMeta& fields) {
     if (PagesForPayload(list.size(), p->page_size_) > h.page_count) {
       return Status::Corruption(p->options_.fname, "free list outgrew its reserved extent (a bug)");
     }
-    std::string extent;
-    EncodeExtent(h, list, p->page_size_, &extent);
-    written_.push_back(PageRef{h.page, h.epoch});
-    Status s = p->file_->write(h.page * p->page_size_, extent);
+    Status s = write_extent(h, list);
     if (!s.ok()) return s;
-    p->extend_file_size(h.page * p->page_size_ + extent.size());
-    p->bytes_written_.fetch_add(extent.size(), std::memory_order_relaxed);
     list_ref = PageRef{h.page, h.epoch};
   }
   m.free_list = list_ref;

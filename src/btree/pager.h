@@ -125,6 +125,8 @@ class BTreePager {
     friend class BTreePager;
     explicit Transaction(BTreePager* pager);
     uint64_t allocate(uint32_t pages);
+    // Writes header + payload at h.page (allocated) and accounts for it.
+    Status write_extent(const PageHeader& h, const Slice& payload);
 
     BTreePager* const pager_;
     TreeMeta meta_;  // epoch and num_pages of the new commit

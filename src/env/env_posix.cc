@@ -62,24 +62,30 @@ class PosixSequentialFile final : public SequentialFile {
   const int fd_;
 };
 
+// Reads up to n bytes at offset, retrying on EINTR and short reads; fewer
+// than n only at end of file.
+Status PreadFully(const std::string& fname, int fd, uint64_t offset, size_t n, Slice* result, char* scratch) {
+  size_t done = 0;
+  while (done < n) {
+    const ssize_t r = ::pread(fd, scratch + done, n - done, static_cast<off_t>(offset + done));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return PosixError("pread " + fname, errno);
+    }
+    if (r == 0) break;
+    done += static_cast<size_t>(r);
+  }
+  *result = Slice(scratch, done);
+  return Status::OK();
+}
+
 class PosixRandomAccessFile final : public RandomAccessFile {
  public:
   PosixRandomAccessFile(std::string fname, int fd) : fname_(std::move(fname)), fd_(fd) {}
   ~PosixRandomAccessFile() override { ::close(fd_); }
 
   Status read(uint64_t offset, size_t n, Slice* result, char* scratch) const override {
-    size_t done = 0;
-    while (done < n) {
-      const ssize_t r = ::pread(fd_, scratch + done, n - done, static_cast<off_t>(offset + done));
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        return PosixError("pread " + fname_, errno);
-      }
-      if (r == 0) break;
-      done += static_cast<size_t>(r);
-    }
-    *result = Slice(scratch, done);
-    return Status::OK();
+    return PreadFully(fname_, fd_, offset, n, result, scratch);
   }
 
  private:
@@ -181,18 +187,7 @@ class PosixRandomRWFile final : public RandomRWFile {
 
   Status read(uint64_t offset, size_t n, Slice* result, char* scratch) const override {
     if (fd_ < 0) return Status::IOError("read from closed file " + fname_);
-    size_t done = 0;
-    while (done < n) {
-      const ssize_t r = ::pread(fd_, scratch + done, n - done, static_cast<off_t>(offset + done));
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        return PosixError("pread " + fname_, errno);
-      }
-      if (r == 0) break;
-      done += static_cast<size_t>(r);
-    }
-    *result = Slice(scratch, done);
-    return Status::OK();
+    return PreadFully(fname_, fd_, offset, n, result, scratch);
   }
 
   Status sync() override {
