@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 
+#include "lightning/iterator.h"
 #include "lightning/options.h"
 #include "lightning/slice.h"
 #include "lightning/stats.h"
@@ -68,6 +69,10 @@ class Database {
   // Convenience form of get(): the value, or NotFound.
   Result<std::string> get(const Slice& key, const ReadOptions& read_options = ReadOptions());
 
+  // An iterator over the database as of now (iterator.h). Never null: after
+  // close() it is !valid() with a Closed status.
+  virtual std::unique_ptr<Iterator> new_iterator(const ReadOptions& read_options = ReadOptions()) = 0;
+
   // Writes out buffered log records and fsyncs the log: after it returns OK,
   // every write acknowledged before the call survives power loss.
   virtual Status sync_wal() = 0;
@@ -78,9 +83,9 @@ class Database {
   // Returns the background error if a flush failed.
   virtual Status flush() = 0;
 
-  // Flushes, then merges every level into the next until all data is in
-  // the deepest level that holds any, dropping overwritten versions and
-  // tombstones that hide nothing. Waits for the result; runs beside
+  // Flushes, then merges every SSTable level into the next non-empty one and
+  // the last into the B+Tree, until all data is in the tree, dropping
+  // overwritten versions and tombstones. Waits for the result; runs beside
   // background compactions (waiting for any whose tables it needs).
   virtual Status compact() = 0;
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cache/arc_cache.h"
+#include "db/db_iter.h"
 #include "db/filenames.h"
 #include "db/write_batch_internal.h"
 #include "lightning/comparator.h"
@@ -800,6 +801,28 @@ Status DBImpl::get(const Slice& key, std::string* value, const ReadOptions& /*re
     if (!s.ok() || found) return s;
     return Status::NotFound(Slice());
   });
+}
+
+std::unique_ptr<Iterator> DBImpl::new_iterator(const ReadOptions& /*read_options*/) {
+  if (closed_.load(std::memory_order_acquire)) return NewErrorIterator(ClosedError());
+  std::unique_ptr<Iterator> result;
+  Status s = NoThrow([&] {
+    DBIterSources sources;
+    {
+      port::MutexLock l(&mu_);
+      // As in get(): every entry at or below the sequence is in one of the
+      // sources. The iterator keeps them (and so the tables and tree pages
+      // of the version) alive.
+      sources.sequence = last_sequence_.load(std::memory_order_acquire);
+      sources.mem = mem_;
+      for (auto it = imm_.rbegin(); it != imm_.rend(); ++it) sources.imms.push_back(it->mem);
+      sources.version = current_;
+    }
+    result = NewDBIterator(&icmp_, table_cache_.get(), std::move(sources));
+    return Status::OK();
+  });
+  if (!s.ok()) return NewErrorIterator(s);
+  return result;
 }
 
 // ---------------------------------------------------------------- flush and compaction

@@ -46,6 +46,10 @@ class DBImpl final : public Database {
   Status write(const WriteBatch& batch, const WriteOptions& write_options) override;
   Status get(const Slice& key, std::string* value, const ReadOptions& read_options) override;
   using Database::get;
+  // A DBIter (db/db_iter.h) over the memtables, the current version and the
+  // last sequence, taken together under mu_; after close() one that is
+  // !valid() with status Closed.
+  std::unique_ptr<Iterator> new_iterator(const ReadOptions& read_options) override;
   Status sync_wal() override;
   Status flush() override;
   Status compact() override;

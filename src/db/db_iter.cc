@@ -1,0 +1,322 @@
+// Copyright (c) Lightning authors. MIT License.
+#include "db/db_iter.h"
+
+#include <cassert>
+#include <exception>
+#include <new>
+#include <string>
+#include <utility>
+
+#include "btree/btree.h"
+#include "db/table_cache.h"
+#include "db/version.h"
+#include "memtable/memtable.h"
+#include "util/concatenating_iterator.h"
+#include "util/iterator.h"
+#include "util/merging_iterator.h"
+
+namespace lightning {
+
+Iterator::~Iterator() = default;
+
+namespace {
+
+class DBIter final : public Iterator {
+ public:
+  DBIter(const Comparator* ucmp, DBIterSources pins, std::unique_ptr<InternalIterator> iter)
+      : ucmp_(ucmp), sequence_(pins.sequence), pins_(std::move(pins)), iter_(std::move(iter)) {}
+
+  bool valid() const override { return valid_; }
+
+  Slice key() const override {
+    assert(valid_);
+    return direction_ == kForward ? ExtractUserKey(iter_->key()) : Slice(saved_key_);
+  }
+
+  Slice value() const override {
+    assert(valid_);
+    return direction_ == kForward ? iter_->value() : Slice(saved_value_);
+  }
+
+  Status status() const override {
+    if (!status_.ok()) return status_;
+    return iter_->status();
+  }
+
+  void seek_to_first() override {
+    guarded([&] {
+      restart(kForward);
+      iter_->seek_to_first();
+      find_next_user_entry(false);
+    });
+  }
+
+  void seek_to_last() override {
+    guarded([&] {
+      restart(kReverse);
+      iter_->seek_to_last();
+      find_prev_user_entry();
+    });
+  }
+
+  void seek(const Slice& target) override {
+    guarded([&] {
+      restart(kForward);
+      // The first entry of target visible at sequence_ (entries of target
+      // newer than the snapshot sort before it).
+      AppendInternalKey(&saved_key_, ParsedInternalKey{target, sequence_, kValueTypeForSeek});
+      iter_->seek(saved_key_);
+      saved_key_.clear();
+      find_next_user_entry(false);
+    });
+  }
+
+  void seek_for_prev(const Slice& target) override {
+    guarded([&] {
+      restart(kReverse);
+      // Sequence 0 and the lowest type make the largest internal key of
+      // target: the internal iterator lands on target's oldest entry (or the
+      // last entry of a smaller key), and find_prev_user_entry() walks back
+      // over target's versions.
+      AppendInternalKey(&saved_key_, ParsedInternalKey{target, 0, kTypeDeletion});
+      iter_->seek_for_prev(saved_key_);
+      saved_key_.clear();
+      find_prev_user_entry();
+    });
+  }
+
+  void next() override {
+    assert(valid_);
+    guarded([&] {
+      if (direction_ == kReverse) {
+        // iter_ is just before the entries of key() (saved_key_), or
+        // exhausted at the front: step into them, and skip them below.
+        direction_ = kForward;
+        clear_saved_value();
+        if (iter_->valid()) {
+          iter_->next();
+        } else {
+          iter_->seek_to_first();
+        }
+      } else {
+        // iter_ is at key()'s visible entry: skip the rest of that key.
+        saved_key_.assign(key().data(), key().size());
+        iter_->next();
+      }
+      find_next_user_entry(true);
+    });
+  }
+
+  void prev() override {
+    assert(valid_);
+    guarded([&] {
+      if (direction_ == kForward) {
+        // iter_ is at key()'s visible entry: move it before every entry of
+        // key() (newer, invisible versions included), then use the reverse
+        // scan.
+        saved_key_.assign(key().data(), key().size());
+        for (;;) {
+          iter_->prev();
+          if (!iter_->valid()) {
+            // The front, or an error (status() reports it).
+            invalidate();
+            return;
+          }
+          ParsedInternalKey ikey;
+          if (!parse(&ikey)) return;
+          if (ucmp_->compare(ikey.user_key, saved_key_) < 0) break;
+        }
+        direction_ = kReverse;
+      }
+      find_prev_user_entry();
+    });
+  }
+
+ private:
+  enum Direction { kForward, kReverse };
+
+  // Runs a positioning step; an exception (out of memory) ends the
+  // iteration with an error instead of escaping the public API.
+  template <typename Fn>
+  void guarded(Fn&& fn) {
+    try {
+      fn();
+    } catch (const std::bad_alloc&) {
+      fail(Status::IOError("out of memory"));
+    } catch (const std::exception& e) {
+      fail(Status::IOError("unexpected exception", e.what()));
+    }
+  }
+
+  void restart(Direction direction) {
+    status_ = Status::OK();
+    direction_ = direction;
+    valid_ = false;
+    saved_key_.clear();
+    clear_saved_value();
+  }
+
+  void invalidate() {
+    valid_ = false;
+    saved_key_.clear();
+    clear_saved_value();
+  }
+
+  void fail(const Status& s) {
+    if (status_.ok()) status_ = s;
+    invalidate();
+  }
+
+  // Parses iter_'s current key; a malformed one stops the iteration with
+  // Corruption (it must not be shown, and what it hides is unknown).
+  bool parse(ParsedInternalKey* ikey) {
+    if (ParseInternalKey(iter_->key(), ikey)) return true;
+    fail(Status::Corruption("database iterator: malformed internal key"));
+    return false;
+  }
+
+  // Forward: from iter_'s position, finds the first entry visible at
+  // sequence_ that is a value, belongs to a key not hidden by a newer
+  // tombstone, and (when skipping) has a user key above saved_key_.
+  void find_next_user_entry(bool skipping) {
+    assert(direction_ == kForward);
+    while (iter_->valid()) {
+      ParsedInternalKey ikey;
+      if (!parse(&ikey)) return;
+      if (ikey.sequence <= sequence_) {
+        if (skipping && ucmp_->compare(ikey.user_key, saved_key_) <= 0) {
+          // An older version of a key already shown or deleted.
+        } else if (ikey.type == kTypeDeletion) {
+          // key's newest visible version: hide it and its older versions.
+          saved_key_.assign(ikey.user_key.data(), ikey.user_key.size());
+          skipping = true;
+        } else {
+          valid_ = true;
+          saved_key_.clear();
+          return;
+        }
+      }
+      iter_->next();
+    }
+    // The end, or an error: status() reports iter_'s.
+    invalidate();
+  }
+
+  // Reverse: walks iter_ backwards from its position, keeping in saved_key_
+  // / saved_value_ the newest visible version of the key being passed, until
+  // it reaches an older key with that version being a value: iter_ then sits
+  // just before the entries of the key found.
+  void find_prev_user_entry() {
+    direction_ = kReverse;
+    ValueType value_type = kTypeDeletion;  // of the newest visible version of saved_key_
+    while (iter_->valid()) {
+      ParsedInternalKey ikey;
+      if (!parse(&ikey)) return;
+      if (ikey.sequence <= sequence_) {
+        if (value_type != kTypeDeletion && ucmp_->compare(ikey.user_key, saved_key_) < 0) {
+          break;  // saved_key_ is complete: every version of it was passed
+        }
+        value_type = ikey.type;
+        if (value_type == kTypeDeletion) {
+          saved_key_.clear();
+          clear_saved_value();
+        } else {
+          const Slice v = iter_->value();
+          // Do not keep a huge buffer for a small value.
+          if (saved_value_.capacity() > v.size() + (1u << 20)) std::string().swap(saved_value_);
+          saved_key_.assign(ikey.user_key.data(), ikey.user_key.size());
+          saved_value_.assign(v.data(), v.size());
+        }
+      }
+      iter_->prev();
+    }
+    if (!iter_->valid() && !iter_->status().ok()) {
+      // Stopped by an error: newer versions of saved_key_ may be unseen.
+      invalidate();
+      return;
+    }
+    if (value_type == kTypeDeletion) {
+      invalidate();  // the front: nothing visible before the start position
+      direction_ = kForward;
+    } else {
+      valid_ = true;
+    }
+  }
+
+  void clear_saved_value() {
+    if (saved_value_.capacity() > (1u << 20)) {
+      std::string().swap(saved_value_);
+    } else {
+      saved_value_.clear();
+    }
+  }
+
+  const Comparator* const ucmp_;
+  const SequenceNumber sequence_;
+  // Declared before iter_ so that they outlive it: the children read the
+  // memtables and the Version's tables and tree.
+  const DBIterSources pins_;
+  const std::unique_ptr<InternalIterator> iter_;
+
+  Direction direction_ = kForward;
+  bool valid_ = false;
+  Status status_;           // an error of the DBIter itself (or an exception)
+  std::string saved_key_;   // reverse: key(); forward: the key being skipped
+  std::string saved_value_;  // reverse: value()
+};
+
+class ErrorIterator final : public Iterator {
+ public:
+  explicit ErrorIterator(Status s) : status_(std::move(s)) {}
+  bool valid() const override { return false; }
+  void seek_to_first() override {}
+  void seek_to_last() override {}
+  void seek(const Slice&) override {}
+  void seek_for_prev(const Slice&) override {}
+  void next() override { assert(false); }
+  void prev() override { assert(false); }
+  Slice key() const override { return Slice(); }
+  Slice value() const override { return Slice(); }
+  Status status() const override { return status_; }
+
+ private:
+  const Status status_;
+};
+
+}  // namespace
+
+std::unique_ptr<Iterator> NewDBIterator(const InternalKeyComparator* icmp, TableCache* tables,
+                                        DBIterSources sources) {
+  std::vector<std::unique_ptr<InternalIterator>> children;
+  // Newest source first (the merging iterator's tie order; internal keys do
+  // not repeat across sources, so this only makes the order deterministic).
+  if (sources.mem != nullptr) children.push_back(sources.mem->new_iterator());
+  for (const auto& imm : sources.imms) children.push_back(imm->new_iterator());
+  const Version& version = *sources.version;
+  for (const auto& f : version.files(0)) children.push_back(tables->new_iterator(*f));
+  for (int level = 1; level < kNumLevels; level++) {
+    // Points into the Version, which the DBIter keeps alive for longer than
+    // its children.
+    const FileList* files = &version.files(level);
+    if (files->empty()) continue;
+    std::vector<FileRange> ranges;
+    ranges.reserve(files->size());
+    for (const auto& f : *files) ranges.push_back(FileRange{f->smallest, f->largest});
+    children.push_back(NewConcatenatingIterator(
+        icmp, std::move(ranges), [tables, files](size_t i) { return tables->new_iterator(*(*files)[i]); }));
+  }
+  children.push_back(btree::NewTreeIterator(version.tree()));
+  auto merged = NewMergingIterator(icmp, std::move(children));
+  return std::make_unique<DBIter>(icmp->user_comparator(), std::move(sources), std::move(merged));
+}
+
+std::unique_ptr<Iterator> NewDBIterator(const Comparator* user_cmp, SequenceNumber sequence,
+                                        std::unique_ptr<InternalIterator> internal) {
+  DBIterSources none;
+  none.sequence = sequence;
+  return std::make_unique<DBIter>(user_cmp, std::move(none), std::move(internal));
+}
+
+std::unique_ptr<Iterator> NewErrorIterator(Status s) { return std::make_unique<ErrorIterator>(std::move(s)); }
+
+}  // namespace lightning
