@@ -7,9 +7,11 @@
 // can be judged fair or not.
 //
 // Thread-safety: after open() and until close(), put/get/remove/write_batch/
-// sync may be called concurrently from any number of threads, each of which
-// brackets its calls with thread_begin()/thread_end(). open() and close() are
-// called from one thread with no other call in flight.
+// sync/new_cursor may be called concurrently from any number of threads, each
+// of which brackets its calls with thread_begin()/thread_end(); a Cursor is
+// used by the thread that made it and destroyed before that thread's
+// thread_end(). open(), close(), compact() and stats() are called from one
+// thread with no other call in flight.
 //
 // Errors: no exceptions. Calls return false (or GetResult::kError) and fill
 // *error; the harness treats every engine error as fatal for that engine.
@@ -21,6 +23,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace lightning::bench {
@@ -42,19 +45,55 @@ struct EngineConfig {
   int bloom_bits = 10;                 // bits per key; 0: no filter
   Compression compression = Compression::kNone;
   int threads = 1;                     // concurrent client threads (LMDB reader slots)
+  bool statistics = false;             // --statistics: RocksDB keeps its Statistics (block cache hit rate)
 };
 
 // Optional features. Workloads needing a missing one are skipped with a
 // "not supported by <engine> yet" line instead of being emulated.
 enum Capability : uint32_t {
   kCapWriteBatch = 1u << 0,   // atomic multi-key writes (fillbatch)
-  kCapIterator = 1u << 1,     // ordered scans (readseq, seekrandom: future)
+  kCapIterator = 1u << 1,     // ordered scans: new_cursor() (readseq, readreverse, seekrandom)
   kCapTransaction = 1u << 2,  // transactions (future)
   // The engine stores nothing (the null engine): reads are not checked.
   kCapStoresNothing = 1u << 31,
 };
 
 enum class GetResult { kFound, kNotFound, kError };
+
+// An ordered cursor over the live keys (kCapIterator). Each adapter wraps its
+// engine's own iterator with one virtual call per operation and no copies:
+// key() and value() point into the engine's buffers (or LMDB's map) and stay
+// valid until the cursor moves or is destroyed. Like the engines' iterators,
+// it sees the data as of its creation (or, for LMDB, of its read txn).
+class Cursor {
+ public:
+  virtual ~Cursor() = default;
+  virtual void seek_to_first() = 0;
+  virtual void seek_to_last() = 0;
+  virtual void seek(std::string_view target) = 0;  // first key >= target
+  virtual void next() = 0;                         // REQUIRES: valid()
+  virtual void prev() = 0;                         // REQUIRES: valid()
+  virtual bool valid() const = 0;
+  virtual std::string_view key() const = 0;    // REQUIRES: valid()
+  virtual std::string_view value() const = 0;  // REQUIRES: valid()
+  // false (and *error filled) if the cursor stopped on an error rather than
+  // at the end of the data.
+  virtual bool status(std::string* error) const = 0;
+};
+
+enum class CompactResult { kDone, kNotApplicable, kError };
+
+// Engine-specific state after a workload, for the reports. Taken outside the
+// measured time.
+struct EngineStats {
+  // Block cache lookups since open; -1 when the engine cannot tell (the
+  // harness reports the workload's own hit rate from the difference).
+  int64_t cache_hits = -1;
+  int64_t cache_misses = -1;
+  // Further figures in the engine's own terms, in print order. Values are
+  // numbers or short comma-separated lists (no '=', ';', tab or newline).
+  std::vector<std::pair<std::string, std::string>> extra;
+};
 
 class Engine {
  public:
@@ -95,6 +134,23 @@ class Engine {
 
   // Makes every acknowledged write durable (log fsync).
   virtual bool sync(std::string* error) = 0;
+
+  // kCapIterator only: a cursor over the current data, unpositioned. Called
+  // between thread_begin() and thread_end(); nullptr (and *error) on failure.
+  virtual std::unique_ptr<Cursor> new_cursor(std::string* error) {
+    *error = "iterators not supported";
+    return nullptr;
+  }
+
+  // Compacts the whole key range and waits for it (the "compact" workload).
+  // kNotApplicable: the engine has nothing to compact (*error says why).
+  virtual CompactResult compact(std::string* error) {
+    *error = "no manual compaction";
+    return CompactResult::kNotApplicable;
+  }
+
+  // See EngineStats. Cheap; called after every workload.
+  virtual EngineStats stats() { return {}; }
 };
 
 // Factories. Peers exist only when found at configure time.

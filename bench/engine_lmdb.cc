@@ -6,6 +6,9 @@
 // durable LMDB commit. Reads reuse one read-only transaction per thread via
 // mdb_txn_reset/mdb_txn_renew, the idiomatic fast path. LMDB has no cache of
 // its own (it reads through mmap and the OS page cache) and no compression.
+// Scans use an MDB_cursor opened in the thread's read transaction (renewed
+// for the cursor's lifetime), so key() and value() point into the map with no
+// copy. LMDB has no compaction: the "compact" workload is not applicable.
 #include <lmdb.h>
 
 #include <algorithm>
@@ -22,6 +25,50 @@ namespace {
 
 // The calling thread's reusable read transaction (thread_begin/thread_end).
 thread_local MDB_txn* tls_read_txn = nullptr;
+
+// A cursor in the calling thread's read transaction, which it renews when
+// created and resets when destroyed (one cursor per thread at a time).
+class LmdbCursor final : public Cursor {
+ public:
+  LmdbCursor(MDB_txn* txn, MDB_cursor* cursor) : txn_(txn), cursor_(cursor) {}
+  ~LmdbCursor() override {
+    mdb_cursor_close(cursor_);
+    mdb_txn_reset(txn_);
+  }
+  void seek_to_first() override { get(MDB_FIRST); }
+  void seek_to_last() override { get(MDB_LAST); }
+  void seek(std::string_view target) override {
+    key_ = MDB_val{target.size(), const_cast<char*>(target.data())};
+    get(MDB_SET_RANGE);
+  }
+  void next() override { get(MDB_NEXT); }
+  void prev() override { get(MDB_PREV); }
+  bool valid() const override { return valid_; }
+  std::string_view key() const override {
+    return std::string_view(static_cast<const char*>(key_.mv_data), key_.mv_size);
+  }
+  std::string_view value() const override {
+    return std::string_view(static_cast<const char*>(value_.mv_data), value_.mv_size);
+  }
+  bool status(std::string* error) const override {
+    if (rc_ == 0 || rc_ == MDB_NOTFOUND) return true;
+    *error = std::string("mdb_cursor_get: ") + mdb_strerror(rc_);
+    return false;
+  }
+
+ private:
+  void get(MDB_cursor_op op) {
+    rc_ = mdb_cursor_get(cursor_, &key_, &value_, op);
+    valid_ = rc_ == 0;
+  }
+
+  MDB_txn* const txn_;
+  MDB_cursor* const cursor_;
+  MDB_val key_{0, nullptr};
+  MDB_val value_{0, nullptr};
+  int rc_ = 0;
+  bool valid_ = false;
+};
 
 class LmdbEngine final : public Engine {
  public:
@@ -173,6 +220,53 @@ class LmdbEngine final : public Engine {
     int rc = mdb_env_sync(env_, 1);
     if (rc != 0) return fail("mdb_env_sync", rc, error);
     return true;
+  }
+
+  std::unique_ptr<Cursor> new_cursor(std::string* error) override {
+    MDB_txn* txn = tls_read_txn;
+    if (txn == nullptr) {
+      *error = "lmdb: new_cursor() outside thread_begin()/thread_end()";
+      return nullptr;
+    }
+    int rc = mdb_txn_renew(txn);
+    if (rc != 0) {
+      fail("mdb_txn_renew", rc, error);
+      return nullptr;
+    }
+    MDB_cursor* cursor = nullptr;
+    rc = mdb_cursor_open(txn, dbi_, &cursor);
+    if (rc != 0) {
+      mdb_txn_reset(txn);
+      fail("mdb_cursor_open", rc, error);
+      return nullptr;
+    }
+    return std::make_unique<LmdbCursor>(txn, cursor);
+  }
+
+  CompactResult compact(std::string* error) override {
+    *error = "LMDB has no compaction (a B+tree updated in place; freed pages are reused)";
+    return CompactResult::kNotApplicable;
+  }
+
+  // The B+tree's shape, named like Lightning's tree figures.
+  EngineStats stats() override {
+    EngineStats st;
+    MDB_txn* txn = nullptr;
+    if (mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn) != 0) return st;
+    MDB_stat ms;
+    if (mdb_stat(txn, dbi_, &ms) == 0) {
+      const uint64_t pages = ms.ms_branch_pages + ms.ms_leaf_pages + ms.ms_overflow_pages;
+      st.extra.emplace_back("tree_height", std::to_string(ms.ms_depth));
+      st.extra.emplace_back("tree_entries", std::to_string(ms.ms_entries));
+      st.extra.emplace_back("tree_bytes", std::to_string(pages * ms.ms_psize));
+    }
+    mdb_txn_abort(txn);
+    MDB_envinfo info;
+    MDB_stat es;
+    if (mdb_env_info(env_, &info) == 0 && mdb_env_stat(env_, &es) == 0) {
+      st.extra.emplace_back("tree_file_bytes", std::to_string((info.me_last_pgno + 1) * es.ms_psize));
+    }
+    return st;
   }
 
  private:

@@ -52,9 +52,9 @@ bool parse_bool(const std::string& name, const std::string& v, bool* out, std::s
 }  // namespace
 
 const std::vector<std::string>& known_workloads() {
-  static const std::vector<std::string> names = {"fillseq",  "fillrandom",  "overwrite",     "fillsync",
-                                                 "fillbatch", "readrandom", "readmissing",   "readhot",
-                                                 "deleterandom", "readwhilewriting"};
+  static const std::vector<std::string> names = {
+      "fillseq",     "fillrandom",   "overwrite",        "fillsync", "fillbatch",   "readrandom", "readmissing",
+      "readhot",     "deleterandom", "readwhilewriting", "readseq",  "readreverse", "seekrandom", "compact"};
   return names;
 }
 
@@ -72,6 +72,7 @@ std::string usage() {
   return "usage: lightning_bench [--flag=value ...]\n"
          "  --benchmarks=LIST      comma-separated workloads, run in order (default:\n"
          "                         fillseq,fillrandom,overwrite,readrandom,readmissing,readhot,\n"
+         "                         readseq,readreverse,seekrandom,compact,readrandom,\n"
          "                         readwhilewriting,deleterandom,fillsync)\n"
          "                         known: " + workloads + "\n"
          "  --engines=LIST         engines to run, each in its own process (default: every\n"
@@ -82,12 +83,14 @@ std::string usage() {
          "  --key_size=N           key bytes, zero-padded decimal index (16)\n"
          "  --threads=N            client threads; --num/--reads are split across them (1)\n"
          "  --batch_size=N         entries per write batch for fillbatch (1)\n"
+         "  --seek_nexts=N         entries read after each seek in seekrandom (10)\n"
          "  --compression=C        none|zstd|lz4|snappy, for engines that support it (none)\n"
          "  --cache_size=BYTES     block cache per engine (8388608)\n"
          "  --write_buffer_size=B  memtable bytes for lightning/rocksdb/leveldb; 0 = engine default (0)\n"
          "  --bloom_bits=N         bloom filter bits per key for lightning/rocksdb/leveldb; 0 = none (10)\n"
          "  --sync=0|1             fsync every write (0)\n"
          "  --histogram=0|1        print latency percentiles (0)\n"
+         "  --statistics=0|1       rocksdb keeps its Statistics: block cache hit rate reported (0)\n"
          "  --db=DIR               parent directory; each engine uses DIR/<engine>\n"
          "                         (default: a fresh /tmp/lightning_bench.XXXXXX, removed at exit)\n"
          "  --use_existing_db=0|1  reuse DIR/<engine>; fill workloads are skipped (0)\n"
@@ -153,6 +156,8 @@ bool parse_flags(int argc, char** argv, Flags* flags, bool* help, std::string* e
     } else if (name == "batch_size") {
       ok = parse_u64(name, value, &u, error);
       flags->batch_size = u;
+    } else if (name == "seek_nexts") {
+      ok = parse_u64(name, value, &flags->seek_nexts, error);
     } else if (name == "compression") {
       if (value == "none") flags->compression = Compression::kNone;
       else if (value == "zstd") flags->compression = Compression::kZstd;
@@ -175,6 +180,8 @@ bool parse_flags(int argc, char** argv, Flags* flags, bool* help, std::string* e
       ok = parse_bool(name, value, &flags->sync, error);
     } else if (name == "histogram") {
       ok = parse_bool(name, value, &flags->histogram, error);
+    } else if (name == "statistics") {
+      ok = parse_bool(name, value, &flags->statistics, error);
     } else if (name == "db") {
       flags->db = value;
     } else if (name == "use_existing_db") {

@@ -13,20 +13,24 @@
 namespace lightning::bench {
 
 struct Flags {
-  std::vector<std::string> benchmarks = {"fillseq", "fillrandom", "overwrite", "readrandom", "readmissing",
-                                         "readhot", "readwhilewriting", "deleterandom", "fillsync"};
+  std::vector<std::string> benchmarks = {"fillseq",     "fillrandom",  "overwrite",  "readrandom",
+                                         "readmissing", "readhot",     "readseq",    "readreverse",
+                                         "seekrandom",  "compact",     "readrandom", "readwhilewriting",
+                                         "deleterandom", "fillsync"};
   uint64_t num = 1000000;
   int64_t reads = -1;  // -1: same as num
   size_t value_size = 100;
   size_t key_size = 16;
   int threads = 1;
   size_t batch_size = 1;
+  uint64_t seek_nexts = 10;  // entries read after each seek in seekrandom
   Compression compression = Compression::kNone;
   size_t cache_size = 8u << 20;
   size_t write_buffer_size = 0;
   int bloom_bits = 10;
   bool sync = false;
   bool histogram = false;
+  bool statistics = false;  // RocksDB keeps Statistics (block cache hit rate)
   std::string db;  // empty: a fresh directory under /tmp
   bool use_existing_db = false;
   uint64_t seed = 301;

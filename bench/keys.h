@@ -111,6 +111,19 @@ class KeyFormatter {
   // Number of decimal digits needed for values < n.
   static size_t digits_for(uint64_t n);
 
+  // The index of a stored key (the inverse of key()): false unless `key` is
+  // exactly `key_size` decimal digits holding a value that fits in 64 bits.
+  static bool parse(std::string_view key, size_t key_size, uint64_t* index) {
+    if (key.size() != key_size) return false;
+    uint64_t v = 0;
+    for (char ch : key) {
+      if (ch < '0' || ch > '9' || v > (UINT64_MAX - 9) / 10) return false;
+      v = v * 10 + static_cast<uint64_t>(ch - '0');
+    }
+    *index = v;
+    return true;
+  }
+
  private:
   // Writes index as `width` zero-padded digits at the start of the buffer.
   void write_digits(uint64_t index, size_t width) {

@@ -107,11 +107,13 @@ const std::vector<WorkloadField>& workload_fields() {
       u64_field("found", &WorkloadResult::found),
       u64_field("not_found", &WorkloadResult::not_found),
       u64_field("bytes", &WorkloadResult::bytes),
+      u64_field("entries", &WorkloadResult::entries),
       dbl_field("wall_seconds", &WorkloadResult::wall_seconds),
       dbl_field("thread_seconds", &WorkloadResult::thread_seconds),
       dbl_field("micros_per_op", &WorkloadResult::micros_per_op),
       dbl_field("ops_per_sec", &WorkloadResult::ops_per_sec),
       dbl_field("mb_per_sec", &WorkloadResult::mb_per_sec),
+      u64_field("lat_count", &WorkloadResult::lat_count),
       dbl_field("lat_avg", &WorkloadResult::lat_avg),
       dbl_field("lat_p50", &WorkloadResult::lat_p50),
       dbl_field("lat_p75", &WorkloadResult::lat_p75),
@@ -127,6 +129,10 @@ const std::vector<WorkloadField>& workload_fields() {
       i64_field("disk_bytes", &WorkloadResult::disk_bytes),
       i64_field("allocated_bytes", &WorkloadResult::allocated_bytes),
       u64_field("live_keys", &WorkloadResult::live_keys),
+      i64_field("peak_rss_kb", &WorkloadResult::peak_rss_kb),
+      i64_field("cache_hits", &WorkloadResult::cache_hits),
+      i64_field("cache_misses", &WorkloadResult::cache_misses),
+      str_field("engine_stats", &WorkloadResult::engine_stats),
   };
   return fields;
 }
@@ -197,6 +203,41 @@ std::string json_number(double v) {
   char buf[64];
   std::snprintf(buf, sizeof(buf), "%.6g", v);
   return buf;
+}
+
+// "cache hits 98.7% (1234/1250)", "cache hits - (no lookups)" or "cache hits n/a".
+std::string cache_text(const WorkloadResult& w) {
+  if (w.cache_hits < 0 || w.cache_misses < 0) return "cache hits n/a";
+  if (w.cache_hits + w.cache_misses == 0) return "cache hits - (no lookups)";
+  return "cache hits " + fmt("%.1f%%", w.cache_hit_rate() * 100) + " (" + std::to_string(w.cache_hits) + "/" +
+         std::to_string(w.cache_hits + w.cache_misses) + ")";
+}
+
+bool is_json_number(const std::string& v) {
+  if (v.empty() || v.find_first_not_of("0123456789.-eE") != std::string::npos) return false;
+  char* end = nullptr;
+  const double d = std::strtod(v.c_str(), &end);
+  return end != nullptr && *end == '\0' && std::isfinite(d) && v[0] != '.' && v.back() != '.';
+}
+
+// A number as a JSON number, a list of numbers ("4,2,0") as an array,
+// anything else as a string.
+std::string json_value(const std::string& v) {
+  if (is_json_number(v)) return v;
+  if (v.find(',') != std::string::npos) {
+    std::string out = "[";
+    size_t start = 0;
+    for (;;) {
+      const size_t comma = v.find(',', start);
+      const std::string item = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      if (!is_json_number(item)) return json_string(v);
+      out += (start ? ", " : "") + item;
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    return out + "]";
+  }
+  return json_string(v);
 }
 
 bool is_fill(const std::string& name) { return name == "fillseq" || name == "fillrandom" || name == "fillbatch"; }
@@ -283,7 +324,7 @@ void finish_summary(const Flags& flags, EngineResult* e) {
   double stall_unsynced = 0, stall_synced = 0;
   for (const WorkloadResult& w : e->workloads) {
     if (w.skipped) continue;
-    if (w.disk_bytes >= 0) {
+    if (w.is_write && w.disk_bytes >= 0) {
       any_write = &w;
       if (is_fill(w.name)) fill = &w;
     }
@@ -301,6 +342,40 @@ void finish_summary(const Flags& flags, EngineResult* e) {
   // A synced write waits for an fsync by design; only report it as the
   // longest write when nothing unsynced ran.
   e->max_write_stall_micros = stall_unsynced > 0 ? stall_unsynced : stall_synced;
+}
+
+std::string encode_engine_stats(const std::vector<std::pair<std::string, std::string>>& extra) {
+  std::string out;
+  for (const auto& kv : extra) {
+    if (!out.empty()) out += ';';
+    out += kv.first + '=' + kv.second;
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> decode_engine_stats(const std::string& s) {
+  std::vector<std::pair<std::string, std::string>> out;
+  size_t start = 0;
+  while (start < s.size()) {
+    size_t end = s.find(';', start);
+    if (end == std::string::npos) end = s.size();
+    const std::string item = s.substr(start, end - start);
+    const size_t eq = item.find('=');
+    if (eq != std::string::npos) out.emplace_back(item.substr(0, eq), item.substr(eq + 1));
+    start = end + 1;
+  }
+  return out;
+}
+
+std::string format_stats_line(const WorkloadResult& w) {
+  if (w.skipped) return std::string();
+  std::string line = std::string(15, ' ') + "disk " + human_bytes(w.disk_bytes) + ", peak RSS " +
+                     human_bytes(w.peak_rss_kb < 0 ? -1 : w.peak_rss_kb * 1024) + ", " + cache_text(w);
+  if (!w.engine_stats.empty()) {
+    line += ";";
+    for (const auto& kv : decode_engine_stats(w.engine_stats)) line += " " + kv.first + "=" + kv.second;
+  }
+  return line + "\n";
 }
 
 std::string format_db_bench_line(const WorkloadResult& w) {
@@ -327,7 +402,8 @@ std::string markdown_report(const Flags& flags, const RunInfo& info, const std::
         " B, num " + std::to_string(flags.num) + ", reads " + std::to_string(flags.effective_reads()) +
         ", threads " + std::to_string(flags.threads) + ", compression " + compression_name(flags.compression) +
         ", cache " + human_bytes(static_cast<int64_t>(flags.cache_size)) + ", bloom_bits " +
-        std::to_string(flags.bloom_bits) + ", sync " + (flags.sync ? "1" : "0") + ", seed " +
+        std::to_string(flags.bloom_bits) + ", sync " + (flags.sync ? "1" : "0") + ", seek_nexts " +
+        std::to_string(flags.seek_nexts) + ", statistics " + (flags.statistics ? "1" : "0") + ", seed " +
         std::to_string(flags.seed) + "\n";
   for (const EngineResult& e : engines) {
     md += "- " + e.name + " " + e.version + ": ";
@@ -344,7 +420,7 @@ std::string markdown_report(const Flags& flags, const RunInfo& info, const std::
     return e.name != "lightning" && e.name != "null";
   });
   const bool ratio = have_lightning && have_peer;
-  md += "| workload (ops/sec) |";
+  md += "| workload (ops/sec; compact: seconds) |";
   for (const EngineResult& e : engines) md += " " + e.name + " |";
   if (ratio) md += " lightning / best peer |";
   md += "\n|---|";
@@ -367,7 +443,8 @@ std::string markdown_report(const Flags& flags, const RunInfo& info, const std::
         md += " n/a |";
         continue;
       }
-      md += " " + thousands(w->ops_per_sec) + " |";
+      // compact is one operation: its duration says more than 1/duration.
+      md += " " + (name == "compact" ? fmt("%.3f s", w->wall_seconds) : thousands(w->ops_per_sec)) + " |";
       if (e.name == "lightning") lightning = w->ops_per_sec;
       else if (e.name != "null" && w->ops_per_sec > best_peer) {
         best_peer = w->ops_per_sec;
@@ -393,6 +470,31 @@ std::string markdown_report(const Flags& flags, const RunInfo& info, const std::
           fmt("%.1f", e.total_seconds) + " |\n";
   }
   md += "\n";
+
+  // After each workload: footprint, memory, cache, the engine's own figures.
+  md += "| after workload | engine | disk | peak RSS | cache hit rate | engine stats |\n";
+  md += "|---|---|---:|---:|---:|---|\n";
+  occurrences.clear();
+  for (const std::string& name : flags.benchmarks) {
+    const size_t occurrence = occurrences[name]++;
+    const std::string label = name + (occurrence > 0 ? " #" + std::to_string(occurrence + 1) : std::string());
+    for (const EngineResult& e : engines) {
+      const WorkloadResult* w = find_workload(e, name, occurrence);
+      if (w == nullptr || w->skipped) continue;
+      std::string hit = "n/a";
+      if (w->cache_hits >= 0 && w->cache_misses >= 0) {
+        hit = w->cache_hit_rate() >= 0 ? fmt("%.1f%%", w->cache_hit_rate() * 100) : std::string("- (no lookups)");
+      }
+      std::string extra;
+      for (const auto& kv : decode_engine_stats(w->engine_stats)) {
+        extra += (extra.empty() ? "" : " ") + kv.first + "=" + kv.second;
+      }
+      md += "| " + label + " | " + e.name + " | " + human_bytes(w->disk_bytes) + " | " +
+            human_bytes(w->peak_rss_kb < 0 ? -1 : w->peak_rss_kb * 1024) + " | " + hit + " | " +
+            (extra.empty() ? std::string("-") : extra) + " |\n";
+    }
+  }
+  md += "\n";
   if (flags.histogram) {
     md += "| workload | engine | P50 us | P99 us | P99.9 us | P99.99 us | max us |\n";
     md += "|---|---|---:|---:|---:|---:|---:|\n";
@@ -404,7 +506,7 @@ std::string markdown_report(const Flags& flags, const RunInfo& info, const std::
     for (const std::string& name : names) {
       for (const EngineResult& e : engines) {
         for (const WorkloadResult& w : e.workloads) {
-          if (w.name != name || w.skipped) continue;
+          if (w.name != name || w.skipped || w.lat_count == 0) continue;
           md += "| " + name + " | " + e.name + " | " + fmt("%.2f", w.lat_p50) + " | " + fmt("%.2f", w.lat_p99) +
                 " | " + fmt("%.2f", w.lat_p999) + " | " + fmt("%.2f", w.lat_p9999) + " | " +
                 fmt("%.0f", w.lat_max) + " |\n";
@@ -428,6 +530,8 @@ std::string json_report(const Flags& flags, const RunInfo& info, const std::vect
        ", \"reads\": " + std::to_string(flags.effective_reads()) + ", \"key_size\": " +
        std::to_string(flags.key_size) + ", \"value_size\": " + std::to_string(flags.value_size) +
        ", \"threads\": " + std::to_string(flags.threads) + ", \"batch_size\": " + std::to_string(flags.batch_size) +
+       ", \"seek_nexts\": " + std::to_string(flags.seek_nexts) +
+       ", \"statistics\": " + (flags.statistics ? "true" : "false") +
        ", \"compression\": " + json_string(compression_name(flags.compression)) + ", \"cache_size\": " +
        std::to_string(flags.cache_size) + ", \"write_buffer_size\": " + std::to_string(flags.write_buffer_size) +
        ", \"bloom_bits\": " + std::to_string(flags.bloom_bits) + ", \"sync\": " + (flags.sync ? "true" : "false") +
@@ -457,19 +561,38 @@ std::string json_report(const Flags& flags, const RunInfo& info, const std::vect
              ", \"not_found\": " + std::to_string(w.not_found) + ", \"wall_seconds\": " +
              json_number(w.wall_seconds) + ", \"micros_per_op\": " + json_number(w.micros_per_op) +
              ", \"ops_per_sec\": " + json_number(w.ops_per_sec) + ", \"mb_per_sec\": " +
-             json_number(w.mb_per_sec) + ", \"latency_micros\": {\"avg\": " + json_number(w.lat_avg) +
-             ", \"p50\": " + json_number(w.lat_p50) + ", \"p75\": " + json_number(w.lat_p75) +
-             ", \"p99\": " + json_number(w.lat_p99) + ", \"p99.9\": " + json_number(w.lat_p999) +
-             ", \"p99.99\": " + json_number(w.lat_p9999) + ", \"max\": " + json_number(w.lat_max) + "}";
+             json_number(w.mb_per_sec) + ", \"latency_micros\": ";
+        if (w.lat_count == 0) {
+          j += "null";  // a full scan without --histogram=1 does not time single entries
+        } else {
+          j += "{\"samples\": " + std::to_string(w.lat_count) + ", \"avg\": " + json_number(w.lat_avg) +
+               ", \"p50\": " + json_number(w.lat_p50) + ", \"p75\": " + json_number(w.lat_p75) +
+               ", \"p99\": " + json_number(w.lat_p99) + ", \"p99.9\": " + json_number(w.lat_p999) +
+               ", \"p99.99\": " + json_number(w.lat_p9999) + ", \"max\": " + json_number(w.lat_max) + "}";
+        }
         if (w.is_write || w.writer_ops > 0) j += ", \"longest_write_micros\": " + json_number(w.max_write_micros);
         if (w.writer_ops > 0) {
           j += ", \"writer_ops\": " + std::to_string(w.writer_ops) +
                ", \"writer_ops_per_sec\": " + json_number(w.writer_ops_per_sec);
         }
+        if (w.entries > 0) j += ", \"entries\": " + std::to_string(w.entries);
         if (w.disk_bytes >= 0) {
           j += ", \"disk_bytes\": " + std::to_string(w.disk_bytes) + ", \"allocated_bytes\": " +
                std::to_string(w.allocated_bytes) + ", \"live_keys\": " + std::to_string(w.live_keys);
         }
+        j += ", \"peak_rss_bytes\": " + std::to_string(w.peak_rss_kb < 0 ? -1 : w.peak_rss_kb * 1024);
+        if (w.cache_hits >= 0 && w.cache_misses >= 0) {
+          j += ", \"cache_hits\": " + std::to_string(w.cache_hits) + ", \"cache_misses\": " +
+               std::to_string(w.cache_misses) + ", \"cache_hit_rate\": " +
+               (w.cache_hit_rate() >= 0 ? json_number(w.cache_hit_rate()) : std::string("null"));
+        } else {
+          j += ", \"cache_hit_rate\": null";
+        }
+        std::string engine_stats;
+        for (const auto& kv : decode_engine_stats(w.engine_stats)) {
+          engine_stats += (engine_stats.empty() ? "" : ", ") + json_string(kv.first) + ": " + json_value(kv.second);
+        }
+        j += ", \"engine_stats\": {" + engine_stats + "}";
       }
       j += std::string("}") + (k + 1 < e.workloads.size() ? "," : "") + "\n";
     }

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "flags.h"
@@ -23,6 +24,7 @@ struct WorkloadResult {
   uint64_t found = 0;      // reads that found their key
   uint64_t not_found = 0;  // reads that did not
   uint64_t bytes = 0;      // key+value bytes written or read (for MB/s)
+  uint64_t entries = 0;    // entries a scan read (readseq, readreverse, seekrandom)
   double wall_seconds = 0;
   double thread_seconds = 0;  // busy time summed over the measured threads
 
@@ -30,7 +32,9 @@ struct WorkloadResult {
   double ops_per_sec = 0;    // ops / wall_seconds
   double mb_per_sec = 0;     // bytes / wall_seconds, MiB
 
-  // Latency per operation (per batch for fillbatch), microseconds.
+  // Latency per operation (per batch for fillbatch), microseconds, from
+  // lat_count samples (0 for full scans without --histogram=1).
+  uint64_t lat_count = 0;
   double lat_avg = 0, lat_p50 = 0, lat_p75 = 0, lat_p99 = 0, lat_p999 = 0, lat_p9999 = 0, lat_max = 0;
   bool is_write = false;
   bool is_sync = false;
@@ -39,12 +43,26 @@ struct WorkloadResult {
   uint64_t writer_ops = 0;  // readwhilewriting: the writer's operations
   double writer_ops_per_sec = 0;
 
-  // After write workloads: bytes of data on disk (per file, the smaller of
-  // size and allocated blocks), bytes allocated (what du says, including
-  // preallocation), and live keys the harness believes are stored.
+  // After every workload that ran: bytes of data on disk (per file, the
+  // smaller of size and allocated blocks), bytes allocated (what du says,
+  // including preallocation), and live keys the harness believes are stored.
   int64_t disk_bytes = -1;
   int64_t allocated_bytes = -1;
   uint64_t live_keys = 0;
+  // The engine's child process's peak RSS so far (ru_maxrss, KiB).
+  int64_t peak_rss_kb = -1;
+  // Block cache hits and misses during this workload; -1: the engine does
+  // not say (see Engine::stats()).
+  int64_t cache_hits = -1;
+  int64_t cache_misses = -1;
+  // The engine's own figures after the workload, encode_engine_stats() form.
+  std::string engine_stats;
+
+  // hits / (hits + misses), or -1 when unknown or no lookups.
+  double cache_hit_rate() const {
+    if (cache_hits < 0 || cache_misses < 0 || cache_hits + cache_misses == 0) return -1;
+    return static_cast<double>(cache_hits) / static_cast<double>(cache_hits + cache_misses);
+  }
 };
 
 struct EngineResult {
@@ -71,6 +89,15 @@ std::string encode_workload(const WorkloadResult& w);
 std::string encode_engine(const EngineResult& e);
 // Applies one received line to *e. Returns false on a malformed line.
 bool decode_line(const std::string& line, EngineResult* e);
+
+// EngineStats::extra as one string, "name=value;name=value", and back.
+std::string encode_engine_stats(const std::vector<std::pair<std::string, std::string>>& extra);
+std::vector<std::pair<std::string, std::string>> decode_engine_stats(const std::string& s);
+
+// The line printed under a workload's db_bench line: disk, peak RSS, cache
+// hit rate and the engine's figures, e.g.
+// "             disk 2.6 MiB, peak RSS 38.2 MiB, cache hits 99.1%; tree_height=2 ...".
+std::string format_stats_line(const WorkloadResult& w);
 
 // Fills the summary fields of *e from its workloads.
 void finish_summary(const Flags& flags, EngineResult* e);

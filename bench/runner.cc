@@ -14,6 +14,12 @@
 // a per-thread buffer, values assembled in a per-thread scratch buffer, reads
 // land in a reused std::string. Each operation costs the harness one clock
 // read and one histogram increment; the null engine measures the total.
+// Full scans (readseq, readreverse) read the clock per entry only with
+// --histogram=1, as db_bench does.
+//
+// Scans are checked too: every entry must be a stored key's format, in order,
+// with the right value, and (when the harness knows the contents) live, with
+// no live key skipped between two entries or before the end.
 #include "runner.h"
 
 #include <sys/resource.h>
@@ -52,6 +58,7 @@ struct ThreadStats {
   uint64_t found = 0;
   uint64_t not_found = 0;
   uint64_t bytes = 0;
+  uint64_t entries = 0;  // entries read by scans
   uint64_t max_write_ns = 0;
   double seconds = 0;
 };
@@ -78,6 +85,10 @@ enum class Kind {
   kReadMissing,
   kReadHot,
   kReadWhileWriting,
+  kReadSeq,
+  kReadReverse,
+  kSeekRandom,
+  kCompact,
 };
 
 Kind kind_of(const std::string& name) {
@@ -90,8 +101,14 @@ Kind kind_of(const std::string& name) {
   if (name == "readrandom") return Kind::kReadRandom;
   if (name == "readmissing") return Kind::kReadMissing;
   if (name == "readhot") return Kind::kReadHot;
+  if (name == "readseq") return Kind::kReadSeq;
+  if (name == "readreverse") return Kind::kReadReverse;
+  if (name == "seekrandom") return Kind::kSeekRandom;
+  if (name == "compact") return Kind::kCompact;
   return Kind::kReadWhileWriting;
 }
+
+bool is_scan(Kind k) { return k == Kind::kReadSeq || k == Kind::kReadReverse || k == Kind::kSeekRandom; }
 
 bool is_fill(Kind k) {
   return k == Kind::kFillSeq || k == Kind::kFillRandom || k == Kind::kFillSync || k == Kind::kFillBatch;
@@ -150,6 +167,22 @@ class EngineRun {
 
   bool read_one(ThreadContext* c, ThreadStats* st, uint64_t index, std::string_view key, bool missing, bool full);
   bool write_one(ThreadContext* c, ThreadStats* st, uint64_t index, uint32_t epoch, bool sync, bool concurrent);
+
+  // Scans. key_index: the index of a key a cursor returned (fails the run if
+  // it is not a stored key's format or is outside the key space).
+  bool key_index(std::string_view key, uint64_t* index);
+  // One scan entry at `index`, checked against *bound (forward: index >=
+  // *bound, which then becomes index + 1; backward: index < *bound, which
+  // then becomes index). When tracking, the key must be live and no live key
+  // may lie between it and the previous entry.
+  bool scan_entry(ThreadContext* c, ThreadStats* st, std::string_view key, std::string_view value, uint64_t index,
+                  bool forward, uint64_t* bound, bool full);
+  // When tracking: fails unless no key in [from, to) is live.
+  bool check_no_live(uint64_t from, uint64_t to, const char* what);
+  // Thread t's share of a full scan (readseq / readreverse).
+  void full_scan(ThreadContext* c, ThreadStats* st, int t, bool forward);
+  // One seekrandom operation: a fresh cursor, a seek, up to --seek_nexts entries.
+  bool seek_one(ThreadContext* c, ThreadStats* st, uint64_t op);
 
   // *histogram_text gets db_bench's latency block (printed with --histogram).
   WorkloadResult run_workload(size_t ordinal, const std::string& name, std::string* histogram_text);
@@ -333,6 +366,155 @@ bool EngineRun::write_one(ThreadContext* c, ThreadStats* st, uint64_t index, uin
   return true;
 }
 
+bool EngineRun::key_index(std::string_view key, uint64_t* index) {
+  if (!KeyFormatter::parse(key, flags_.key_size, index)) {
+    fail("scan returned a key that was never written: '" + std::string(key) + "'");
+    return false;
+  }
+  if (*index >= flags_.num) {
+    fail("scan returned key " + std::string(key) + ", outside the key space of --num=" + std::to_string(flags_.num) +
+         (flags_.use_existing_db ? " (was the database made with another --num?)" : ""));
+    return false;
+  }
+  return true;
+}
+
+bool EngineRun::check_no_live(uint64_t from, uint64_t to, const char* what) {
+  if (!tracking_) return true;
+  for (uint64_t i = from; i < to; ++i) {
+    if (presence_[i].load(std::memory_order_relaxed) == kPresent) {
+      KeyFormatter keys(flags_.key_size);
+      fail(std::string(what) + " skipped key " + std::string(keys.key(i)) + ", which was written (lost write)");
+      return false;
+    }
+  }
+  return true;
+}
+
+bool EngineRun::scan_entry(ThreadContext* c, ThreadStats* st, std::string_view key, std::string_view value,
+                           uint64_t index, bool forward, uint64_t* bound, bool full) {
+  if (forward ? index < *bound : index >= *bound) {
+    fail("scan returned key " + std::string(key) + " out of order");
+    return false;
+  }
+  if (tracking_) {
+    if (presence_[index].load(std::memory_order_relaxed) != kPresent) {
+      fail("scan returned key " + std::string(key) + ", which was never written or was deleted");
+      return false;
+    }
+    if (!(forward ? check_no_live(*bound, index, "scan") : check_no_live(index + 1, *bound, "scan"))) return false;
+  }
+  const ValueGenerator::Check check = c->values.check(index, value, max_epoch_, full);
+  if (check != ValueGenerator::Check::kOk) {
+    fail("scan returned wrong data for " + std::string(key) + ": " + ValueGenerator::check_name(check) + " (" +
+         std::to_string(value.size()) + " bytes)");
+    return false;
+  }
+  ++st->entries;
+  st->bytes += key.size() + value.size();
+  *bound = forward ? index + 1 : index;
+  return true;
+}
+
+void EngineRun::full_scan(ThreadContext* c, ThreadStats* st, int t, bool forward) {
+  const int threads = flags_.threads;
+  uint64_t begin, end;
+  share(flags_.num, threads, t, &begin, &end);
+  if (begin == end) return;  // more threads than keys
+  std::unique_ptr<Cursor> cursor = engine_->new_cursor(&c->error);
+  if (!cursor) {
+    fail("new_cursor failed: " + c->error);
+    return;
+  }
+  // Several threads split the key space: each scans [begin, end).
+  const bool per_entry = flags_.histogram;
+  const Clock::time_point start = Clock::now();
+  Clock::time_point prev = start;
+  uint64_t bound = forward ? begin : end;
+  if (forward) {
+    if (t == 0) cursor->seek_to_first();
+    else cursor->seek(c->keys.key(begin));
+  } else if (t == threads - 1) {
+    cursor->seek_to_last();
+  } else {
+    cursor->seek(c->keys.key(end));
+    if (cursor->valid()) cursor->prev();
+    else cursor->seek_to_last();
+  }
+  uint64_t n = 0;
+  bool reached_end = true;  // stopped at the end of the data or of the range (not on a failure)
+  while (cursor->valid()) {
+    const std::string_view key = cursor->key();
+    uint64_t index;
+    if (!key_index(key, &index)) {
+      reached_end = false;
+      break;
+    }
+    if (forward ? index >= end : index < begin) break;
+    if (!scan_entry(c, st, key, cursor->value(), index, forward, &bound, (n & 15) == 0)) {
+      reached_end = false;
+      break;
+    }
+    ++n;
+    if (forward) cursor->next();
+    else cursor->prev();
+    if (per_entry) {
+      const Clock::time_point now = Clock::now();
+      st->hist.add(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now - prev).count()));
+      prev = now;
+    }
+  }
+  const Clock::time_point stop = per_entry ? prev : Clock::now();
+  st->ops += n;
+  st->found += n;
+  st->seconds += std::chrono::duration<double>(stop - start).count();
+  if (!reached_end) return;
+  if (!cursor->status(&c->error)) {
+    fail(std::string(forward ? "readseq" : "readreverse") + " iterator error: " + c->error);
+    return;
+  }
+  // Nothing live may follow the last entry (precede it, backwards).
+  if (forward) check_no_live(bound, end, "readseq");
+  else check_no_live(begin, bound, "readreverse");
+}
+
+bool EngineRun::seek_one(ThreadContext* c, ThreadStats* st, uint64_t op) {
+  const uint64_t index = c->rnd.uniform(flags_.num);
+  const std::string_view target = c->keys.key(index);
+  // A fresh cursor per seek, as db_bench's seekrandom: it sees the latest data.
+  std::unique_ptr<Cursor> cursor = engine_->new_cursor(&c->error);
+  if (!cursor) {
+    fail("new_cursor failed: " + c->error);
+    return false;
+  }
+  cursor->seek(target);
+  if (cursor->valid() && cursor->key() == target) {
+    ++st->found;
+  } else {
+    ++st->not_found;
+    if (tracking_ && presence_[index].load(std::memory_order_relaxed) == kPresent) {
+      fail("seek(" + std::string(target) + ") did not find a key that was written (lost write)");
+      return false;
+    }
+  }
+  // db_bench's loop: read an entry, step; --seek_nexts times.
+  uint64_t bound = index;
+  for (uint64_t j = 0; j < flags_.seek_nexts && cursor->valid(); ++j) {
+    const std::string_view key = cursor->key();
+    uint64_t key_idx;
+    if (!key_index(key, &key_idx)) return false;
+    if (!scan_entry(c, st, key, cursor->value(), key_idx, true, &bound, j == 0 && (op & 15) == 0)) return false;
+    cursor->next();
+  }
+  if (!cursor->status(&c->error)) {
+    fail("seek(" + std::string(c->keys.key(index)) + ") iterator error: " + c->error);
+    return false;
+  }
+  // At the end of the data: nothing live may follow.
+  if (!cursor->valid()) return check_no_live(bound, flags_.num, "seekrandom");
+  return true;
+}
+
 WorkloadResult EngineRun::run_workload(size_t ordinal, const std::string& name, std::string* histogram_text) {
   WorkloadResult result;
   result.name = name;
@@ -343,6 +525,11 @@ WorkloadResult EngineRun::run_workload(size_t ordinal, const std::string& name, 
     result.skipped = true;
     result.message = std::string("not supported by ") + engine_->name() +
                      " yet (needs write batches); the database is left as it was";
+    return result;
+  }
+  if (is_scan(kind) && (caps & kCapIterator) == 0) {
+    result.skipped = true;
+    result.message = std::string("not supported by ") + engine_->name() + " yet (needs iterators)";
     return result;
   }
   if (is_fill(kind) && flags_.use_existing_db) {
@@ -366,12 +553,19 @@ WorkloadResult EngineRun::run_workload(size_t ordinal, const std::string& name, 
   const uint64_t hot_range = std::max<uint64_t>(1, num / 100);
   const uint64_t sync_count = std::max<uint64_t>(1, num / 100);
   const Permutation perm(num, seed);
+  const auto fmt_seconds = [](double seconds) {
+    char buf[48];
+    std::snprintf(buf, sizeof(buf), "(%.3f s)", seconds);
+    return std::string(buf);
+  };
 
   std::vector<ThreadStats> stats;
   std::vector<ThreadStats> writer_stats(1);
   double wall = 0;
   result.is_write = is_write(kind);
   result.is_sync = sync && result.is_write;
+  // Cache counters before the workload (after any reset), for its hit rate.
+  const EngineStats stats_before = engine_->stats();
 
   switch (kind) {
     case Kind::kFillSeq:
@@ -486,6 +680,48 @@ WorkloadResult EngineRun::run_workload(size_t ordinal, const std::string& name, 
       if (with_writer) stats.resize(static_cast<size_t>(threads));  // report the readers
       break;
     }
+    case Kind::kReadSeq:
+    case Kind::kReadReverse: {
+      const bool forward = kind == Kind::kReadSeq;
+      wall = run_threads(threads, &stats, [&](int t, ThreadStats* st) {
+        auto c = make_context(mix64(seed + static_cast<uint64_t>(t)));
+        full_scan(c.get(), st, t, forward);
+      });
+      break;
+    }
+    case Kind::kSeekRandom: {
+      wall = run_threads(threads, &stats, [&](int t, ThreadStats* st) {
+        auto c = make_context(mix64(seed + static_cast<uint64_t>(t)));
+        uint64_t begin, end;
+        share(reads, threads, t, &begin, &end);
+        timed_loop(st, end - begin, false, [&](uint64_t i) { return seek_one(c.get(), st, i); });
+      });
+      break;
+    }
+    case Kind::kCompact: {
+      // One operation, timed from this thread: the engine compacts everything
+      // and returns when done.
+      std::string error;
+      const Clock::time_point start = Clock::now();
+      const CompactResult r = engine_->compact(&error);
+      const Clock::time_point stop = Clock::now();
+      if (r == CompactResult::kError) {
+        fail("compact failed: " + error);
+        return result;
+      }
+      if (r == CompactResult::kNotApplicable) {
+        result.skipped = true;
+        result.message = std::string("not applicable to ") + engine_->name() + ": " + error + " (0 s)";
+        return result;
+      }
+      wall = std::chrono::duration<double>(stop - start).count();
+      stats.resize(1);
+      stats[0].ops = 1;
+      stats[0].seconds = wall;
+      stats[0].hist.add(
+          static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(stop - start).count()));
+      break;
+    }
   }
 
   // Merge the threads.
@@ -497,6 +733,7 @@ WorkloadResult EngineRun::run_workload(size_t ordinal, const std::string& name, 
     result.found += st.found;
     result.not_found += st.not_found;
     result.bytes += st.bytes;
+    result.entries += st.entries;
     result.thread_seconds += st.seconds;
     max_write_ns = std::max(max_write_ns, st.max_write_ns);
   }
@@ -510,6 +747,7 @@ WorkloadResult EngineRun::run_workload(size_t ordinal, const std::string& name, 
   result.micros_per_op = result.ops > 0 ? result.thread_seconds * 1e6 / static_cast<double>(result.ops) : 0;
   result.ops_per_sec = wall > 0 ? static_cast<double>(result.ops) / wall : 0;
   result.mb_per_sec = wall > 0 ? static_cast<double>(result.bytes) / 1048576.0 / wall : 0;
+  result.lat_count = hist.count();
   result.lat_avg = hist.average() / 1e3;
   result.lat_p50 = hist.percentile(50) / 1e3;
   result.lat_p75 = hist.percentile(75) / 1e3;
@@ -518,8 +756,15 @@ WorkloadResult EngineRun::run_workload(size_t ordinal, const std::string& name, 
   result.lat_p9999 = hist.percentile(99.99) / 1e3;
   result.lat_max = static_cast<double>(hist.max()) / 1e3;
 
-  const bool is_read = !result.is_write;
-  if (is_read) {
+  if (kind == Kind::kReadSeq || kind == Kind::kReadReverse) {
+    result.message = "(" + std::to_string(result.entries) + " entries)";
+  } else if (kind == Kind::kSeekRandom) {
+    result.message = "(" + std::to_string(result.found) + " of " + std::to_string(result.ops) + " found, " +
+                     std::to_string(result.entries) + " entries read, seek_nexts " +
+                     std::to_string(flags_.seek_nexts) + ")";
+  } else if (kind == Kind::kCompact) {
+    result.message = fmt_seconds(wall);
+  } else if (!result.is_write) {
     result.message = "(" + std::to_string(result.found) + " of " + std::to_string(result.ops) + " found)";
     if (kind == Kind::kReadWhileWriting) {
       char buf[96];
@@ -529,17 +774,29 @@ WorkloadResult EngineRun::run_workload(size_t ordinal, const std::string& name, 
     }
   }
   if (kind == Kind::kReadHot) result.message += " (hot set: first " + std::to_string(hot_range) + " keys)";
-  if (result.is_write && !failed()) {
-    // Measure the footprint once everything acknowledged is in the files
-    // (untimed): the log is synced, background compaction may still run.
+  if (!failed()) {
+    // After every workload (untimed): the footprint, once everything
+    // acknowledged is in the files (after writes the log is synced;
+    // background compaction may still run), the process's peak RSS so far
+    // (this process runs this engine only), and the engine's own figures.
     std::string error;
-    if (!engine_->sync(&error)) fail("sync failed: " + error);
+    if (result.is_write && !engine_->sync(&error)) fail("sync failed: " + error);
     disk_usage(dir_, &result.disk_bytes, &result.allocated_bytes);
     if (tracking_) {
       for (uint64_t i = 0; i < num; ++i) {
         if (presence_[i].load(std::memory_order_relaxed) != kAbsent) ++result.live_keys;
       }
     }
+    struct rusage usage;
+    if (::getrusage(RUSAGE_SELF, &usage) == 0) result.peak_rss_kb = usage.ru_maxrss;  // KiB on Linux
+    const EngineStats after = engine_->stats();
+    if (after.cache_hits >= 0 && after.cache_misses >= 0 && stats_before.cache_hits >= 0 &&
+        stats_before.cache_misses >= 0) {
+      // Counters are since open; a fill's reset reopened before stats_before.
+      result.cache_hits = std::max<int64_t>(0, after.cache_hits - stats_before.cache_hits);
+      result.cache_misses = std::max<int64_t>(0, after.cache_misses - stats_before.cache_misses);
+    }
+    result.engine_stats = encode_engine_stats(after.extra);
   }
   *histogram_text = hist.to_string();
   return result;
@@ -560,6 +817,7 @@ int EngineRun::run() {
   config_.bloom_bits = flags_.bloom_bits;
   config_.compression = flags_.compression;
   config_.threads = flags_.threads + 1;
+  config_.statistics = flags_.statistics;
   value_source_ = make_value_source(flags_.value_size, flags_.seed);
   presence_.reset(new std::atomic<uint8_t>[flags_.num]);
   tracking_ = !flags_.use_existing_db && (engine_->capabilities() & kCapStoresNothing) == 0;
@@ -576,6 +834,7 @@ int EngineRun::run() {
       const WorkloadResult w = run_workload(i, flags_.benchmarks[i], &histogram_text);
       if (failed()) break;
       std::fputs(format_db_bench_line(w).c_str(), stdout);
+      std::fputs(format_stats_line(w).c_str(), stdout);
       if (flags_.histogram && !w.skipped) std::fputs(histogram_text.c_str(), stdout);
       std::fflush(stdout);
       send(encode_workload(w));
