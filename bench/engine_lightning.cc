@@ -9,7 +9,6 @@
 #include <cstdio>
 #include <memory>
 #include <string>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -59,27 +58,6 @@ std::string fixed2(double v) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%.2f", v);
   return buf;
-}
-
-// DatabaseStats::tree_write_amplification() where this Lightning has it.
-template <typename S, typename = void>
-struct HasTreeWriteAmp : std::false_type {};
-template <typename S>
-struct HasTreeWriteAmp<S, std::void_t<decltype(std::declval<const S&>().tree_write_amplification())>>
-    : std::true_type {};
-
-template <typename S>
-void add_tree_write_amp(const S& st, std::vector<std::pair<std::string, std::string>>* extra) {
-  if constexpr (HasTreeWriteAmp<S>::value) {
-    extra->emplace_back("tree_write_amp", fixed2(st.tree_write_amplification()));
-  } else {
-    // Older headers: write_amplification() with the tree merges' page
-    // writes added (bench/README.md).
-    const double user = static_cast<double>(st.user_bytes_written);
-    const double written = static_cast<double>(st.wal_bytes_written + st.flush_bytes_written +
-                                               st.compaction_bytes_written + st.tree_bytes_written);
-    extra->emplace_back("write_amp_incl_tree", fixed2(user > 0 ? written / user : 0));
-  }
 }
 
 class LightningEngine final : public Engine {
@@ -214,7 +192,8 @@ class LightningEngine final : public Engine {
     for (size_t i = 0; i < st.levels.size(); ++i) files += (i ? "," : "") + std::to_string(st.levels[i].files);
     out.extra.emplace_back("level_files", files);
     out.extra.emplace_back("write_amp", fixed2(st.write_amplification()));
-    add_tree_write_amp(st, &out.extra);
+    out.extra.emplace_back("tree_write_amp", fixed2(st.tree_write_amplification()));
+    out.extra.emplace_back("memory_usage", std::to_string(st.memory_usage));
     return out;
   }
 

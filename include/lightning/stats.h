@@ -51,15 +51,27 @@ struct DatabaseStats {
   uint64_t write_slowdowns = 0;           // writes delayed by level-0 backlog
   uint64_t write_stops = 0;               // times writers had to wait for background work
   uint64_t write_stall_micros = 0;        // total time writers spent delayed or waiting
-  uint64_t block_cache_hits = 0;
+  uint64_t block_cache_hits = 0;    // lookups of SSTable blocks and tree pages
   uint64_t block_cache_misses = 0;
 
-  // (log + flush + compaction bytes written) / user bytes written; 0 before
-  // the first write.
+  // (log + flush + compaction + tree bytes written) / user bytes written; 0
+  // before the first write.
   double write_amplification() const {
     if (user_bytes_written == 0) return 0;
-    return static_cast<double>(wal_bytes_written + flush_bytes_written + compaction_bytes_written) /
+    return static_cast<double>(wal_bytes_written + flush_bytes_written + compaction_bytes_written +
+                               tree_bytes_written) /
            static_cast<double>(user_bytes_written);
+  }
+  // Tree bytes written per table byte merged into the tree: the write
+  // amplification of that step alone; 0 before the first merge.
+  double tree_write_amplification() const {
+    if (tree_bytes_read == 0) return 0;
+    return static_cast<double>(tree_bytes_written) / static_cast<double>(tree_bytes_read);
+  }
+  // hits / (hits + misses) of the cache; 0 before the first lookup.
+  double cache_hit_rate() const {
+    const uint64_t n = block_cache_hits + block_cache_misses;
+    return n == 0 ? 0 : static_cast<double>(block_cache_hits) / static_cast<double>(n);
   }
 };
 
