@@ -153,10 +153,11 @@ struct Options {
 
   // ---- Caches
 
-  // Bytes of decompressed SSTable blocks and verified tree pages kept in
-  // memory (one ARC cache). A tree page read through the memory map is not
-  // copied: its entry costs ~160 bytes and records that its checksum was
-  // verified; compressed pages are cached decompressed. 0 disables caching.
+  // Bytes of decompressed SSTable blocks and tree pages kept in memory (one
+  // ARC cache). Uncompressed tree pages read through the memory map are used
+  // in place, not cached (the OS page cache holds them); compressed ones are
+  // cached decompressed, and without mmap pages are cached as read. 0
+  // disables caching.
   size_t cache_size = 64u << 20;
   // SSTables kept open (file descriptor, index and bloom filter in memory).
   // >= 16.

@@ -49,10 +49,28 @@ void PageHandle::reset() {
   payload_ = Slice();
 }
 
-BTreePager::BTreePager(const PagerOptions& options) : options_(options) {}
+BTreePager::BTreePager(const PagerOptions& options)
+    : options_(options), verified_(new std::atomic<std::atomic<uint64_t>*>[kVerifiedChunks]()) {}
 
 BTreePager::~BTreePager() {
   if (file_ != nullptr) (void)file_->close();
+  for (size_t i = 0; i < kVerifiedChunks; i++) delete[] verified_[i].load(std::memory_order_relaxed);
+}
+
+std::atomic<uint64_t>* BTreePager::verified_slot(uint64_t page, bool create) const {
+  const uint64_t chunk = page >> kVerifiedChunkBits;
+  if (chunk >= kVerifiedChunks) return nullptr;
+  std::atomic<uint64_t>* slots = verified_[chunk].load(std::memory_order_acquire);
+  if (slots == nullptr) {
+    if (!create) return nullptr;
+    auto* fresh = new std::atomic<uint64_t>[size_t{1} << kVerifiedChunkBits]();
+    if (verified_[chunk].compare_exchange_strong(slots, fresh, std::memory_order_acq_rel)) {
+      slots = fresh;
+    } else {
+      delete[] fresh;  // another reader installed one first
+    }
+  }
+  return &slots[page & ((uint64_t{1} << kVerifiedChunkBits) - 1)];
 }
 
 Status BTreePager::Open(const PagerOptions& options, uint64_t epoch, std::unique_ptr<BTreePager>* result) {
@@ -257,6 +275,24 @@ void BTreePager::extend_file_size(uint64_t end) {
 
 Status BTreePager::read(const std::shared_ptr<const MappedRegion>& map, PageRef ref, PageType type, PageHandle* out) const {
   out->reset();
+  // Fast path: an uncompressed extent in the mapping, verified before at
+  // this epoch, is used in place, without the cache or any lock. (The caller
+  // holds the mapping, through its TreeVersion, while it uses the page.)
+  if (map != nullptr && ref.page >= 2) {
+    const std::atomic<uint64_t>* slot = verified_slot(ref.page, false);
+    if (slot != nullptr && slot->load(std::memory_order_acquire) == ref.epoch + 1) {
+      const uint64_t offset = ref.page * page_size_;
+      const uint64_t mapped = std::min<uint64_t>(map->size(), file_size_.load(std::memory_order_acquire));
+      PageHeader header;
+      if (offset + page_size_ <= mapped && DecodePageHeader(map->data() + offset, page_size_, ref.page, &header).ok() &&
+          header.epoch == ref.epoch && header.type == type && header.compression == CompressionType::kNone &&
+          offset + uint64_t{header.page_count} * page_size_ <= mapped) {
+        out->payload_ = Slice(map->data() + offset + kPageHeaderSize, header.payload_size);
+        out->page_count_ = header.page_count;
+        return Status::OK();
+      }
+    }
+  }
   char key[24];
   cache_key(ref, key);
   Cache* cache = options_.cache;
@@ -316,6 +352,13 @@ Status BTreePager::read(const std::shared_ptr<const MappedRegion>& map, PageRef 
       e->payload = stored;
       charge = e->owned.size() + sizeof(CachedExtent);
     } else {
+      // Verified in place: later reads take the fast path above.
+      if (std::atomic<uint64_t>* slot = verified_slot(ref.page, true)) {
+        slot->store(ref.epoch + 1, std::memory_order_release);
+        out->payload_ = stored;
+        out->page_count_ = header.page_count;
+        return Status::OK();
+      }
       e->map = map;
       e->payload = stored;
       charge = kMappedViewCharge;
@@ -364,6 +407,10 @@ BTreePager::Transaction::~Transaction() {
     for (const PageRef& ref : written_) {
       pager_->cache_key(ref, key);
       pager_->options_.cache->erase(Slice(key, sizeof(key)));
+      if (std::atomic<uint64_t>* slot = pager_->verified_slot(ref.page, false)) {
+        uint64_t verified = ref.epoch + 1;
+        slot->compare_exchange_strong(verified, 0, std::memory_order_acq_rel);
+      }
     }
   }
   port::MutexLock l(&pager_->mu_);

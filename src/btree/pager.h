@@ -155,6 +155,11 @@ class BTreePager {
   static void add_extent(std::map<uint64_t, uint64_t>* set, uint64_t page, uint64_t count);
   // The cache key of the extent at ref.
   void cache_key(PageRef ref, char (&key)[24]) const;
+  // The "verified at epoch" slot of page (epoch + 1 once an uncompressed
+  // extent starting there was checksummed through the mapping; 0: not), or
+  // null for a page beyond kMaxVerifiedPages or (create == false) a chunk
+  // not allocated yet. Lock-free.
+  std::atomic<uint64_t>* verified_slot(uint64_t page, bool create) const;
   // A write ended at byte `end` of the file (called by the one writer).
   void extend_file_size(uint64_t end);
 
@@ -168,6 +173,12 @@ class BTreePager {
   // never go past it, so a damaged page count or a truncated file gives
   // Corruption instead of a fault in the mapping or a huge read buffer.
   std::atomic<uint64_t> file_size_{0};
+  // Pages whose extents were verified through the mapping, in chunks of
+  // 2^16 slots allocated on first use: reads of them skip the checksum and
+  // the cache (mapped, uncompressed pages need no copy). 8 bytes per page.
+  static constexpr int kVerifiedChunkBits = 16;
+  static constexpr size_t kVerifiedChunks = 4096;  // 2^28 pages
+  mutable std::unique_ptr<std::atomic<std::atomic<uint64_t>*>[]> verified_;
 
   mutable port::Mutex mu_;
   TreeMeta committed_ GUARDED_BY(mu_);
