@@ -182,7 +182,7 @@ class LightningEngine final : public Engine {
   EngineStats stats() override {
     EngineStats out;
     const DatabaseStats st = db_->stats();
-    out.cache_hits = static_cast<int64_t>(st.block_cache_hits);
+    out.cache_hits = static_cast<int64_t>(st.block_cache_hits + st.tree_pages_read_in_place);
     out.cache_misses = static_cast<int64_t>(st.block_cache_misses);
     out.extra.emplace_back("tree_height", std::to_string(st.tree_height));
     out.extra.emplace_back("tree_entries", std::to_string(st.tree_entries));

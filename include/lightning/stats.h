@@ -53,6 +53,9 @@ struct DatabaseStats {
   uint64_t write_stall_micros = 0;        // total time writers spent delayed or waiting
   uint64_t block_cache_hits = 0;    // lookups of SSTable blocks and tree pages
   uint64_t block_cache_misses = 0;
+  // Tree pages read in place through the memory map, verified earlier (no
+  // cache lookup needed; see Options::cache_size).
+  uint64_t tree_pages_read_in_place = 0;
 
   // (log + flush + compaction + tree bytes written) / user bytes written; 0
   // before the first write.
@@ -68,10 +71,12 @@ struct DatabaseStats {
     if (tree_bytes_read == 0) return 0;
     return static_cast<double>(tree_bytes_written) / static_cast<double>(tree_bytes_read);
   }
-  // hits / (hits + misses) of the cache; 0 before the first lookup.
+  // Reads that needed no I/O and no checksum (cache hits and tree pages read
+  // in place) per block or page read; 0 before the first read.
   double cache_hit_rate() const {
-    const uint64_t n = block_cache_hits + block_cache_misses;
-    return n == 0 ? 0 : static_cast<double>(block_cache_hits) / static_cast<double>(n);
+    const uint64_t hits = block_cache_hits + tree_pages_read_in_place;
+    const uint64_t n = hits + block_cache_misses;
+    return n == 0 ? 0 : static_cast<double>(hits) / static_cast<double>(n);
   }
 };
 

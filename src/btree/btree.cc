@@ -268,6 +268,8 @@ class LeafPacker {
   Status add_blob(const Slice& key, const BlobRef& blob);
   Status finish();
   bool empty() const { return entries_.empty() && held_ == 0 && written_ == 0; }
+  // True when the leaf being filled holds less than half a leaf.
+  bool tail_is_short() const;
 
  private:
   struct Entry {
@@ -432,7 +434,11 @@ class TreeMerger {
       LeafPacker packer(this, children[i].sep, &fresh);
       while (s.ok() && i < n) {
         up = i + 1 < n ? &children[i + 1].sep : upper;
-        if (!input_below(up)) break;
+        // A run also takes in the next leaf when its own last leaf would be
+        // short: merging with the neighbour, as a B+Tree merges underfull
+        // siblings, keeps repeated merges from leaving a trail of half-empty
+        // leaves.
+        if (!input_below(up) && !packer.tail_is_short()) break;
         s = merge_leaf_range(&children[i].ref, up, &packer);
         ++i;
       }
@@ -690,6 +696,8 @@ Status LeafPacker::add(Entry e) {
   entries_.push_back(std::move(e));
   return Status::OK();
 }
+
+bool LeafPacker::tail_is_short() const { return open_bytes_ < m_->leaf_limit_ / 2; }
 
 Status LeafPacker::finish() {
   const size_t n = entries_.size();

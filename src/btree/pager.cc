@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
+#include <thread>
 
 #include "util/coding.h"
 
@@ -55,6 +57,12 @@ BTreePager::BTreePager(const PagerOptions& options)
 BTreePager::~BTreePager() {
   if (file_ != nullptr) (void)file_->close();
   for (size_t i = 0; i < kVerifiedChunks; i++) delete[] verified_[i].load(std::memory_order_relaxed);
+}
+
+uint64_t BTreePager::in_place_reads() const {
+  uint64_t sum = 0;
+  for (const Stripe& s : in_place_) sum += s.n.load(std::memory_order_relaxed);
+  return sum;
 }
 
 std::atomic<uint64_t>* BTreePager::verified_slot(uint64_t page, bool create) const {
@@ -289,6 +297,8 @@ Status BTreePager::read(const std::shared_ptr<const MappedRegion>& map, PageRef 
           offset + uint64_t{header.page_count} * page_size_ <= mapped) {
         out->payload_ = Slice(map->data() + offset + kPageHeaderSize, header.payload_size);
         out->page_count_ = header.page_count;
+        static thread_local const size_t stripe = std::hash<std::thread::id>()(std::this_thread::get_id()) % kStripes;
+        in_place_[stripe].n.fetch_add(1, std::memory_order_relaxed);
         return Status::OK();
       }
     }

@@ -102,6 +102,9 @@ class BTreePager {
   void pin(uint64_t epoch) EXCLUDES(mu_);
   void unpin(uint64_t epoch) EXCLUDES(mu_);
 
+  // Reads served in place through the verified-page table (no cache lookup).
+  uint64_t in_place_reads() const;
+
   // Bytes written to the file since open (extents, free lists, meta pages).
   uint64_t bytes_written() const { return bytes_written_.load(std::memory_order_relaxed); }
 
@@ -179,6 +182,13 @@ class BTreePager {
   static constexpr int kVerifiedChunkBits = 16;
   static constexpr size_t kVerifiedChunks = 4096;  // 2^28 pages
   mutable std::unique_ptr<std::atomic<std::atomic<uint64_t>*>[]> verified_;
+  // in_place_reads(), striped over cache lines so that reader threads do not
+  // contend on one counter.
+  struct alignas(64) Stripe {
+    std::atomic<uint64_t> n{0};
+  };
+  static constexpr size_t kStripes = 16;
+  mutable Stripe in_place_[kStripes];
 
   mutable port::Mutex mu_;
   TreeMeta committed_ GUARDED_BY(mu_);

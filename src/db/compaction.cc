@@ -146,4 +146,18 @@ std::unique_ptr<Compaction> PickLevelCompaction(const InternalKeyComparator& icm
   return c;
 }
 
+std::unique_ptr<Compaction> PickTreeMergeOfFirstTable(const InternalKeyComparator& icmp, const Version& version,
+                                                      const std::vector<const Compaction*>& running) {
+  for (const auto& f : version.files(kNumLevels - 1)) {
+    if (f->being_compacted) continue;
+    auto c = std::make_unique<Compaction>();
+    c->level = kNumLevels - 1;
+    c->manual = true;
+    c->inputs[0] = {f};
+    if (Expand(icmp, version, running, kTreeLevel, c.get())) return c;
+    return nullptr;  // another merge into the tree is running
+  }
+  return nullptr;
+}
+
 }  // namespace lightning

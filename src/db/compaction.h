@@ -79,6 +79,11 @@ std::unique_ptr<Compaction> PickCompaction(const Options& options, const Interna
 std::unique_ptr<Compaction> PickLevelCompaction(const InternalKeyComparator& icmp, const Version& version, int level,
                                                 int output_level, const std::vector<const Compaction*>& running);
 
+// A manual merge of the first level-6 table that is not being compacted
+// into the tree; null if there is none.
+std::unique_ptr<Compaction> PickTreeMergeOfFirstTable(const InternalKeyComparator& icmp, const Version& version,
+                                                      const std::vector<const Compaction*>& running);
+
 }  // namespace lightning
 
 #endif  // LIGHTNING_DB_COMPACTION_H_

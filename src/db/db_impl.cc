@@ -872,8 +872,14 @@ Status DBImpl::compact() {
         if (current_->num_files(level) == 0) break;
         int output = level + 1;
         while (output < kNumLevels - 1 && current_->num_files(output) == 0) output++;
-        if (level == kNumLevels - 1) output = kTreeLevel;
-        std::unique_ptr<Compaction> c = PickLevelCompaction(icmp_, *current_, level, output, running_compactions_);
+        std::unique_ptr<Compaction> c;
+        if (level == kNumLevels - 1) {
+          // Into the tree one table per commit, so that pages freed by one
+          // merge are reused by the next instead of growing the file.
+          c = PickTreeMergeOfFirstTable(icmp_, *current_, running_compactions_);
+        } else {
+          c = PickLevelCompaction(icmp_, *current_, level, output, running_compactions_);
+        }
         if (c == nullptr) {
           bg_cv_.wait();  // a background compaction holds some of the tables
           continue;
@@ -995,10 +1001,19 @@ Status DBImpl::do_compaction_work(const Compaction& c) {
   SortedRunSpec spec = run_spec();
   spec.smallest_snapshot = smallest_snapshot();
   spec.max_output_size = options_.target_file_size;
-  std::shared_ptr<const Version> version = current_;
+  // The tables as of now, without the tree: a long compaction holding the
+  // tree version would keep the tree's freed pages from being reused.
+  const bool tree_has_data = !current_->tree()->empty();
+  std::shared_ptr<const Version> version;
+  {
+    VersionBuilder levels_only(&icmp_, current_.get());
+    levels_only.set_tree(nullptr);
+    Status vs = levels_only.finish(&version);
+    if (!vs.ok()) return vs;
+  }
   const int output_level = c.output_level;
-  spec.may_drop_tombstone = [version, output_level](const Slice& user_key) {
-    return !version->key_in_deeper_levels(output_level, user_key);
+  spec.may_drop_tombstone = [version, tree_has_data, output_level](const Slice& user_key) {
+    return !tree_has_data && !version->key_in_deeper_levels(output_level, user_key);
   };
   mu_.unlock();
 
@@ -1218,6 +1233,7 @@ DatabaseStats DBImpl::stats() {
     st.block_cache_capacity = block_cache_->capacity();
   }
   st.memory_usage = st.memtable_bytes + st.block_cache_bytes + st.table_memory_bytes;
+  st.tree_pages_read_in_place = tree_pager_ != nullptr ? tree_pager_->in_place_reads() : 0;
   std::vector<std::string> children;
   if (env_->get_children(dbname_, &children).ok()) {
     for (const auto& name : children) {
