@@ -84,8 +84,8 @@ class Database {
   virtual Status flush() = 0;
 
   // Flushes, then merges every SSTable level into the next non-empty one and
-  // the last into the B+Tree, until all data is in the tree, dropping
-  // overwritten versions and tombstones. Waits for the result; runs beside
+  // the last into the B+Tree (one table per tree commit), until all data is
+  // in the tree, dropping overwritten versions and tombstones. Waits for the result; runs beside
   // background compactions (waiting for any whose tables it needs).
   virtual Status compact() = 0;
 
