@@ -52,6 +52,7 @@
 #include "lightning/stats.h"
 #include "lightning/write_batch.h"
 #include "util/db_test_util.h"
+#include "util/model_db_test.h"
 #include "util/random.h"
 #include "util/temp_dir.h"
 #include "util/vector_iterator.h"
@@ -67,22 +68,7 @@ using Entries = std::vector<std::pair<std::string, std::string>>;
 
 // ---------------------------------------------------------------- helpers
 
-// Keys may be binary: escape them for messages.
-std::string Printable(const Slice& slice) {
-  std::string out;
-  for (size_t i = 0; i < slice.size(); i++) {
-    const auto c = static_cast<unsigned char>(slice[i]);
-    if (c >= 0x20 && c < 0x7f && c != '\\') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\x%02x", c);
-      out += buf;
-    }
-  }
-  if (out.size() > 60) out = out.substr(0, 60) + "...(" + std::to_string(slice.size()) + " bytes)";
-  return out;
-}
+using test::Printable;
 
 // "L0 1 L6 2 | imm 1 | tree 1234 entries"
 std::string Describe(const DatabaseStats& st) {
@@ -488,50 +474,15 @@ Options SmallOptions() {
   return o;
 }
 
-class DbIterTestBase : public ::testing::Test {
+class DbIterTestBase : public test::ModelDbTest {
  protected:
+  DbIterTestBase() : ModelDbTest("db_iter_test", SmallOptions()) {}
+
+  // The database runs on a GateEnv over the chosen base Env.
   void use_env(bool memory) {
-    if (memory) {
-      mem_env_ = NewMemoryEnv();
-      base_env_ = mem_env_.get();
-      path_ = "/db_iter";
-    } else {
-      base_env_ = Env::Default();
-      path_ = dir_.path() + "/db";
-    }
+    ModelDbTest::use_env(memory);
     gate_env_ = std::make_unique<GateEnv>(base_env_);
     options_.env = gate_env_.get();
-  }
-  Env* env() const { return options_.env; }
-
-  void open() {
-    auto r = Database::open(path_, options_);
-    ASSERT_TRUE(r.ok()) << r.status().ToString();
-    db_ = std::move(r.value());
-  }
-  void close() {
-    if (db_ == nullptr) return;
-    Status s = db_->close();
-    db_.reset();
-    ASSERT_TRUE(s.ok()) << s.ToString();
-  }
-  void put(const std::string& key, const std::string& value) {
-    Status s = db_->put(key, value);
-    ASSERT_TRUE(s.ok()) << "put(" << Printable(key) << "): " << s.ToString();
-    model_[key] = value;
-  }
-  void remove(const std::string& key) {
-    Status s = db_->remove(key);
-    ASSERT_TRUE(s.ok()) << "remove(" << Printable(key) << "): " << s.ToString();
-    model_.erase(key);
-  }
-  void flush() {
-    Status s = db_->flush();
-    ASSERT_TRUE(s.ok()) << s.ToString();
-  }
-  void compact() {
-    Status s = db_->compact();
-    ASSERT_TRUE(s.ok()) << s.ToString();
   }
   std::unique_ptr<Iterator> iter() {
     auto it = db_->new_iterator();
@@ -539,15 +490,7 @@ class DbIterTestBase : public ::testing::Test {
     return it;
   }
 
-  // Declared before the database so that they outlive it.
-  test::TempDir dir_{"db_iter_test"};
-  std::unique_ptr<Env> mem_env_;
-  Env* base_env_ = nullptr;
   std::unique_ptr<GateEnv> gate_env_;
-  Options options_ = SmallOptions();
-  std::string path_;
-  Model model_;
-  std::unique_ptr<Database> db_;
 };
 
 // ---------------------------------------------------------------- model tests

@@ -44,6 +44,7 @@
 #include "lightning/options.h"
 #include "lightning/stats.h"
 #include "util/db_test_util.h"
+#include "util/model_db_test.h"
 #include "util/random.h"
 #include "util/temp_dir.h"
 
@@ -76,21 +77,7 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// Keys may be binary: escape them for messages.
-std::string Printable(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (c >= 0x20 && c < 0x7f && c != '\\') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\x%02x", c);
-      out += buf;
-    }
-  }
-  if (out.size() > 80) out = out.substr(0, 80) + "...(" + std::to_string(s.size()) + " bytes)";
-  return out;
-}
+using test::Printable;
 
 int TotalFiles(const DatabaseStats& st) {
   int n = 0;
@@ -363,21 +350,9 @@ bool WaitFor(const std::function<bool()>& cond) {
 
 // ---------------------------------------------------------------- fixture base
 
-class LsmTestBase : public ::testing::Test {
+class LsmTestBase : public test::ModelDbTest {
  protected:
-  void use_env(bool memory) {
-    if (memory) {
-      mem_env_ = NewMemoryEnv();
-      base_env_ = mem_env_.get();
-      path_ = "/lsm";
-    } else {
-      base_env_ = Env::Default();
-      path_ = dir_.path() + "/db";
-    }
-    options_.env = base_env_;
-  }
-  // The Env the database runs on (options_.env), for file manipulation.
-  Env* env() const { return options_.env; }
+  LsmTestBase() : ModelDbTest("lsm_test", SmallLsmOptions()) {}
 
   // Routes the database through a HookEnv over the base Env.
   HookEnv* use_hook_env() {
@@ -385,53 +360,11 @@ class LsmTestBase : public ::testing::Test {
     options_.env = hook_env_.get();
     return hook_env_.get();
   }
-
-  void open() {
-    auto r = Database::open(path_, options_);
-    ASSERT_TRUE(r.ok()) << r.status().ToString();
-    db_ = std::move(r.value());
-  }
-  void close() {
-    if (db_ == nullptr) return;
-    totals_.add_session(db_->stats());
-    Status s = db_->close();
-    db_.reset();
-    ASSERT_TRUE(s.ok()) << s.ToString();
-  }
-  void reopen() {
-    ASSERT_NO_FATAL_FAILURE(close());
-    ASSERT_NO_FATAL_FAILURE(open());
-  }
-  void put(const std::string& key, const std::string& value) {
-    Status s = db_->put(key, value);
-    ASSERT_TRUE(s.ok()) << "put(" << Printable(key) << "): " << s.ToString();
-    model_[key] = value;
-  }
-  void remove(const std::string& key) {
-    Status s = db_->remove(key);
-    ASSERT_TRUE(s.ok()) << "remove(" << Printable(key) << "): " << s.ToString();
-    model_.erase(key);
-  }
-  void flush() {
-    Status s = db_->flush();
-    ASSERT_TRUE(s.ok()) << s.ToString();
-  }
-  void compact() {
-    Status s = db_->compact();
-    ASSERT_TRUE(s.ok()) << s.ToString();
-  }
+  void on_close(const DatabaseStats& stats) override { totals_.add_session(stats); }
   std::string check(const std::vector<std::string>& absent = {}) { return CheckDb(db_.get(), model_, absent); }
 
-  // Declared before the database so that they outlive it.
-  test::TempDir dir_{"lsm_test"};
-  std::unique_ptr<Env> mem_env_;
-  Env* base_env_ = nullptr;
   std::unique_ptr<HookEnv> hook_env_;
-  Options options_ = SmallLsmOptions();
-  std::string path_;
-  std::map<std::string, std::string> model_;
   Totals totals_;
-  std::unique_ptr<Database> db_;
 };
 
 // ---------------------------------------------------------------- model test

@@ -2,6 +2,9 @@
 #include "util/db_test_util.h"
 
 #include <algorithm>
+#include <cstdio>
+
+#include "util/model_db_test.h"
 
 #include "util/hash.h"
 
@@ -83,6 +86,22 @@ std::vector<std::string> LogFiles(Env* env, const std::string& dir) {
   }
   std::sort(logs.begin(), logs.end());
   return logs;
+}
+
+std::string Printable(const Slice& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); i++) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\x%02x", c);
+      out += buf;
+    }
+  }
+  if (out.size() > 80) out = out.substr(0, 80) + "...(" + std::to_string(s.size()) + " bytes)";
+  return out;
 }
 
 }  // namespace lightning::test
