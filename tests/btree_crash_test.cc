@@ -103,24 +103,7 @@ Status MergeEntries(Tree* t, const std::vector<Entry>& sorted) {
 }
 
 // The newest version of each user key wins; a tombstone deletes.
-void Apply(const std::vector<Entry>& entries, Model* m) {
-  std::map<std::string, std::pair<SequenceNumber, const Entry*>> newest;
-  for (const Entry& e : entries) {
-    ParsedInternalKey k;
-    ASSERT_TRUE(ParseInternalKey(e.key, &k));
-    auto& slot = newest[k.user_key.ToString()];
-    if (slot.second == nullptr || k.sequence > slot.first) slot = {k.sequence, &e};
-  }
-  for (const auto& [user, v] : newest) {
-    ParsedInternalKey k;
-    ASSERT_TRUE(ParseInternalKey(v.second->key, &k));
-    if (k.type == kTypeDeletion) {
-      m->erase(user);
-    } else {
-      (*m)[user] = v.second->value;
-    }
-  }
-}
+void Apply(const std::vector<Entry>& entries, Model* m) { ASSERT_TRUE(test::ApplyNewestVersions(entries, m)); }
 
 // Looks up user's newest version. *found: a value was found.
 Status Get(const TreeVersion& v, const std::string& user, bool* found, std::string* value) {

@@ -103,23 +103,7 @@ class BTreeModelTest : public testing::TestWithParam<TreeParam> {
     MergeStats stats;
     ASSERT_TRUE(MergeIntoTree(version_, &input, MergeSpec(), &next, &stats).ok());
     version_ = next;
-    // Newest version of each user key wins; tombstones delete.
-    std::map<std::string, std::pair<SequenceNumber, const Entry*>> newest;
-    for (const Entry& e : entries) {
-      ParsedInternalKey k;
-      ASSERT_TRUE(ParseInternalKey(e.key, &k));
-      auto& slot = newest[k.user_key.ToString()];
-      if (slot.second == nullptr || k.sequence > slot.first) slot = {k.sequence, &e};
-    }
-    for (const auto& [user, v] : newest) {
-      ParsedInternalKey k;
-      ParseInternalKey(v.second->key, &k);
-      if (k.type == kTypeDeletion) {
-        model_.erase(user);
-      } else {
-        model_[user] = v.second->value;
-      }
-    }
+    ASSERT_TRUE(test::ApplyNewestVersions(entries, &model_));
   }
 
   void check() {
@@ -465,22 +449,7 @@ class TreeHarness {
     if (!s.ok()) return s;
     version_ = next;
     for (const Entry& e : entries) history_[e.key] = e.value;
-    std::map<std::string, std::pair<SequenceNumber, const Entry*>> newest;
-    for (const Entry& e : entries) {
-      ParsedInternalKey k;
-      EXPECT_TRUE(ParseInternalKey(e.key, &k));
-      auto& slot = newest[k.user_key.ToString()];
-      if (slot.second == nullptr || k.sequence > slot.first) slot = {k.sequence, &e};
-    }
-    for (const auto& [user, v] : newest) {
-      ParsedInternalKey k;
-      EXPECT_TRUE(ParseInternalKey(v.second->key, &k));
-      if (k.type == kTypeDeletion) {
-        model_.erase(user);
-      } else {
-        model_[user] = v.second->value;
-      }
-    }
+    EXPECT_TRUE(test::ApplyNewestVersions(entries, &model_));
     return s;
   }
 

@@ -10,9 +10,11 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
+#include "db/dbformat.h"
 #include "lightning/comparator.h"
 #include "util/iterator.h"
 
@@ -97,6 +99,29 @@ class VectorIterator final : public InternalIterator {
   size_t pos_ = kNone;
   Status status_;
 };
+
+// Applies entries keyed by internal key to a user-key model: the newest
+// version of each user key wins; a tombstone deletes. False if a key does
+// not parse (the model is then unchanged).
+inline bool ApplyNewestVersions(const std::vector<Entry>& entries, std::map<std::string, std::string>* model) {
+  std::map<std::string, std::pair<SequenceNumber, const Entry*>> newest;
+  for (const Entry& e : entries) {
+    ParsedInternalKey k;
+    if (!ParseInternalKey(e.key, &k)) return false;
+    auto& slot = newest[k.user_key.ToString()];
+    if (slot.second == nullptr || k.sequence > slot.first) slot = {k.sequence, &e};
+  }
+  for (const auto& [user, v] : newest) {
+    ParsedInternalKey k;
+    ParseInternalKey(v.second->key, &k);
+    if (k.type == kTypeDeletion) {
+      model->erase(user);
+    } else {
+      (*model)[user] = v.second->value;
+    }
+  }
+  return true;
+}
 
 }  // namespace lightning::test
 
