@@ -528,21 +528,11 @@ TEST_F(BTreeRollbackTest, PreviousCommitOpensUntilTheNextCommit) {
 // ---------------------------------------------------------------------------
 // Damage: one flipped bit in any page, damaged page counts, truncation.
 
-struct DamageParam {
-  uint32_t page_size;
-  CompressionType compression;
-  bool posix;  // POSIX Env (mmap reads) or memory Env (pread)
-};
-
-std::string DamageName(const testing::TestParamInfo<DamageParam>& info) {
-  const char* codec[] = {"none", "zstd", "lz4", "snappy"};
-  return std::to_string(info.param.page_size / 1024) + "k_" + codec[static_cast<int>(info.param.compression)] +
-         (info.param.posix ? "_posix" : "_mem");
-}
+using test::TreeParam;
 
 enum class Outcome { kOpenCorruption, kCorruption, kExact };
 
-class BTreeDamageTest : public testing::TestWithParam<DamageParam> {
+class BTreeDamageTest : public testing::TestWithParam<TreeParam> {
  protected:
   void SetUp() override {
     if (GetParam().posix) {
@@ -900,11 +890,11 @@ TEST_P(BTreeDamageTest, LostPageWriteIsCaughtByTheEpochCheck) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Files, BTreeDamageTest,
-                         testing::Values(DamageParam{4096, CompressionType::kNone, true},
-                                         DamageParam{4096, CompressionType::kNone, false},
-                                         DamageParam{65536, CompressionType::kLz4, true},
-                                         DamageParam{16384, CompressionType::kZstd, false}),
-                         DamageName);
+                         testing::Values(TreeParam{4096, CompressionType::kNone, true},
+                                         TreeParam{4096, CompressionType::kNone, false},
+                                         TreeParam{65536, CompressionType::kLz4, true},
+                                         TreeParam{16384, CompressionType::kZstd, false}),
+                         test::TreeParamName);
 
 // ---------------------------------------------------------------------------
 // BTreePager::Open on missing, garbage and mismatched files.

@@ -51,17 +51,7 @@ using test::Entry;
 using test::Random;
 using test::VectorIterator;
 
-struct TreeParam {
-  uint32_t page_size;
-  CompressionType compression;
-  bool posix;  // POSIX Env (mmap reads) or memory Env (pread)
-};
-
-std::string ParamName(const testing::TestParamInfo<TreeParam>& info) {
-  const char* codec[] = {"none", "zstd", "lz4", "snappy"};
-  return std::to_string(info.param.page_size / 1024) + "k_" + codec[static_cast<int>(info.param.compression)] +
-         (info.param.posix ? "_posix" : "_mem");
-}
+using test::TreeParam;
 
 class BTreeModelTest : public testing::TestWithParam<TreeParam> {
  protected:
@@ -247,7 +237,7 @@ INSTANTIATE_TEST_SUITE_P(PageSizes, BTreeModelTest,
                                          TreeParam{16384, CompressionType::kSnappy, true},
                                          TreeParam{32768, CompressionType::kNone, false},
                                          TreeParam{65536, CompressionType::kLz4, true}),
-                         ParamName);
+                         test::TreeParamName);
 
 // ---------------------------------------------------------------------------
 // One tree at 4 KiB pages (memory Env unless a test says otherwise).

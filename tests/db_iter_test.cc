@@ -111,9 +111,9 @@ int SstFiles(Env* env, const std::string& dir) {
 // An Env that forwards everything and, while its gate is shut, holds any
 // thread creating an .sst file (a flush or a compaction output). Shutting it
 // keeps an immutable memtable waiting for its flush.
-class GateEnv final : public Env {
+class GateEnv final : public EnvWrapper {
  public:
-  explicit GateEnv(Env* target) : target_(target) {}
+  explicit GateEnv(Env* target) : EnvWrapper(target) {}
 
   void shut() {
     std::lock_guard<std::mutex> l(mu_);
@@ -125,51 +125,15 @@ class GateEnv final : public Env {
     cv_.notify_all();
   }
 
-  Status new_sequential_file(const std::string& f, std::unique_ptr<SequentialFile>* r) override {
-    return target_->new_sequential_file(f, r);
-  }
-  Status new_random_access_file(const std::string& f, std::unique_ptr<RandomAccessFile>* r) override {
-    return target_->new_random_access_file(f, r);
-  }
   Status new_writable_file(const std::string& f, std::unique_ptr<WritableFile>* r) override {
     if (f.size() > 4 && f.compare(f.size() - 4, 4, ".sst") == 0) {
       std::unique_lock<std::mutex> l(mu_);
       cv_.wait(l, [&] { return open_; });
     }
-    return target_->new_writable_file(f, r);
+    return target()->new_writable_file(f, r);
   }
-  Status new_appendable_file(const std::string& f, std::unique_ptr<WritableFile>* r) override {
-    return target_->new_appendable_file(f, r);
-  }
-  Status new_random_rw_file(const std::string& f, std::unique_ptr<RandomRWFile>* r) override {
-    return target_->new_random_rw_file(f, r);
-  }
-  Status map_file(const std::string& f, size_t n, std::unique_ptr<MappedRegion>* r) override {
-    return target_->map_file(f, n, r);
-  }
-  bool file_exists(const std::string& f) override { return target_->file_exists(f); }
-  Status is_directory(const std::string& p, bool* is_dir) override { return target_->is_directory(p, is_dir); }
-  Status get_children(const std::string& d, std::vector<std::string>* r) override {
-    return target_->get_children(d, r);
-  }
-  Status remove_file(const std::string& f) override { return target_->remove_file(f); }
-  Status create_dir_if_missing(const std::string& d) override { return target_->create_dir_if_missing(d); }
-  Status remove_dir(const std::string& d) override { return target_->remove_dir(d); }
-  Status get_file_size(const std::string& f, uint64_t* size) override { return target_->get_file_size(f, size); }
-  Status rename_file(const std::string& src, const std::string& target) override {
-    return target_->rename_file(src, target);
-  }
-  Status truncate_file(const std::string& f, uint64_t size) override { return target_->truncate_file(f, size); }
-  Status sync_dir(const std::string& d) override { return target_->sync_dir(d); }
-  Status lock_file(const std::string& f, std::unique_ptr<FileLock>* lock) override {
-    return target_->lock_file(f, lock);
-  }
-  Status unlock_file(std::unique_ptr<FileLock> lock) override { return target_->unlock_file(std::move(lock)); }
-  uint64_t now_micros() override { return target_->now_micros(); }
-  void sleep_for_micros(uint64_t micros) override { target_->sleep_for_micros(micros); }
 
  private:
-  Env* const target_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool open_ = true;

@@ -187,9 +187,9 @@ Status WriteBatchOf(Database* db, Model* model, const Ops& ops) {
 // failure message can say what "step i" was. Sits between the database and
 // the FaultInjectionEnv and mirrors its counting (kFlush: flush and close).
 // Under concurrency the two orders can differ by a swap: labels are a guide.
-class TracingEnv final : public Env {
+class TracingEnv final : public EnvWrapper {
  public:
-  explicit TracingEnv(Env* target) : target_(target) {}
+  explicit TracingEnv(Env* target) : EnvWrapper(target) {}
 
   void clear() {
     std::lock_guard<std::mutex> l(mu_);
@@ -212,63 +212,44 @@ class TracingEnv final : public Env {
     return calls_;
   }
 
-  Status new_sequential_file(const std::string& f, std::unique_ptr<SequentialFile>* r) override {
-    return target_->new_sequential_file(f, r);
-  }
-  Status new_random_access_file(const std::string& f, std::unique_ptr<RandomAccessFile>* r) override {
-    return target_->new_random_access_file(f, r);
-  }
   Status new_writable_file(const std::string& f, std::unique_ptr<WritableFile>* r) override {
     record(OpKind::kCreateFile, f);
-    return wrap(f, target_->new_writable_file(f, r), r);
+    return wrap(f, target()->new_writable_file(f, r), r);
   }
   Status new_appendable_file(const std::string& f, std::unique_ptr<WritableFile>* r) override {
     record(OpKind::kCreateFile, f + " (append)");
-    return wrap(f, target_->new_appendable_file(f, r), r);
+    return wrap(f, target()->new_appendable_file(f, r), r);
   }
   Status new_random_rw_file(const std::string& f, std::unique_ptr<RandomRWFile>* r) override {
-    if (!target_->file_exists(f)) record(OpKind::kCreateFile, f + " (page file)");
-    Status s = target_->new_random_rw_file(f, r);
+    if (!target()->file_exists(f)) record(OpKind::kCreateFile, f + " (page file)");
+    Status s = target()->new_random_rw_file(f, r);
     if (s.ok()) *r = std::make_unique<RWFile>(this, f, std::move(*r));
     return s;
   }
-  Status map_file(const std::string& f, size_t n, std::unique_ptr<MappedRegion>* r) override {
-    return target_->map_file(f, n, r);
-  }
-  bool file_exists(const std::string& f) override { return target_->file_exists(f); }
-  Status is_directory(const std::string& p, bool* d) override { return target_->is_directory(p, d); }
-  Status get_children(const std::string& d, std::vector<std::string>* r) override {
-    return target_->get_children(d, r);
-  }
   Status remove_file(const std::string& f) override {
     record(OpKind::kRemove, f);
-    return target_->remove_file(f);
+    return target()->remove_file(f);
   }
   Status create_dir_if_missing(const std::string& d) override {
     record(OpKind::kCreateFile, d + " (dir)");
-    return target_->create_dir_if_missing(d);
+    return target()->create_dir_if_missing(d);
   }
   Status remove_dir(const std::string& d) override {
     record(OpKind::kRemove, d + " (dir)");
-    return target_->remove_dir(d);
+    return target()->remove_dir(d);
   }
-  Status get_file_size(const std::string& f, uint64_t* s) override { return target_->get_file_size(f, s); }
   Status rename_file(const std::string& s, const std::string& t) override {
     record(OpKind::kRename, s + " -> " + t);
-    return target_->rename_file(s, t);
+    return target()->rename_file(s, t);
   }
   Status truncate_file(const std::string& f, uint64_t size) override {
     record(OpKind::kTruncate, f + " to " + std::to_string(size));
-    return target_->truncate_file(f, size);
+    return target()->truncate_file(f, size);
   }
   Status sync_dir(const std::string& d) override {
     record(OpKind::kSyncDir, d);
-    return target_->sync_dir(d);
+    return target()->sync_dir(d);
   }
-  Status lock_file(const std::string& f, std::unique_ptr<FileLock>* l) override { return target_->lock_file(f, l); }
-  Status unlock_file(std::unique_ptr<FileLock> l) override { return target_->unlock_file(std::move(l)); }
-  uint64_t now_micros() override { return target_->now_micros(); }
-  void sleep_for_micros(uint64_t m) override { target_->sleep_for_micros(m); }
 
  private:
   class File final : public WritableFile {
@@ -349,7 +330,6 @@ class TracingEnv final : public Env {
     calls_.emplace_back(kind, std::move(short_what));
   }
 
-  Env* const target_;
   mutable std::mutex mu_;
   std::vector<std::pair<OpKind, std::string>> calls_;
 };

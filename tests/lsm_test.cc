@@ -234,62 +234,34 @@ class Gate {
 // An Env that forwards everything to a target Env and first calls a hook on
 // the calls tests need to intercept: creating a file for writing, opening a
 // file for reading, renaming (the MANIFEST's last step) and removing.
-class HookEnv final : public Env {
+class HookEnv final : public EnvWrapper {
  public:
   enum class Op { kNewWritableFile, kNewRandomAccessFile, kRenameFile, kRemoveFile };
   using Hook = std::function<void(Op op, const std::string& fname)>;
 
-  explicit HookEnv(Env* target) : target_(target) {}
+  explicit HookEnv(Env* target) : EnvWrapper(target) {}
 
   void set_hook(Hook hook) {
     std::lock_guard<std::mutex> l(mu_);
     hook_ = hook ? std::make_shared<Hook>(std::move(hook)) : nullptr;
   }
 
-  Status new_sequential_file(const std::string& f, std::unique_ptr<SequentialFile>* r) override {
-    return target_->new_sequential_file(f, r);
-  }
   Status new_random_access_file(const std::string& f, std::unique_ptr<RandomAccessFile>* r) override {
     run(Op::kNewRandomAccessFile, f);
-    return target_->new_random_access_file(f, r);
+    return target()->new_random_access_file(f, r);
   }
   Status new_writable_file(const std::string& f, std::unique_ptr<WritableFile>* r) override {
     run(Op::kNewWritableFile, f);
-    return target_->new_writable_file(f, r);
-  }
-  Status new_appendable_file(const std::string& f, std::unique_ptr<WritableFile>* r) override {
-    return target_->new_appendable_file(f, r);
-  }
-  Status new_random_rw_file(const std::string& f, std::unique_ptr<RandomRWFile>* r) override {
-    return target_->new_random_rw_file(f, r);
-  }
-  Status map_file(const std::string& f, size_t n, std::unique_ptr<MappedRegion>* r) override {
-    return target_->map_file(f, n, r);
-  }
-  bool file_exists(const std::string& f) override { return target_->file_exists(f); }
-  Status is_directory(const std::string& p, bool* is_dir) override { return target_->is_directory(p, is_dir); }
-  Status get_children(const std::string& d, std::vector<std::string>* r) override {
-    return target_->get_children(d, r);
+    return target()->new_writable_file(f, r);
   }
   Status remove_file(const std::string& f) override {
     run(Op::kRemoveFile, f);
-    return target_->remove_file(f);
+    return target()->remove_file(f);
   }
-  Status create_dir_if_missing(const std::string& d) override { return target_->create_dir_if_missing(d); }
-  Status remove_dir(const std::string& d) override { return target_->remove_dir(d); }
-  Status get_file_size(const std::string& f, uint64_t* size) override { return target_->get_file_size(f, size); }
-  Status rename_file(const std::string& src, const std::string& target) override {
-    run(Op::kRenameFile, target);
-    return target_->rename_file(src, target);
+  Status rename_file(const std::string& src, const std::string& dst) override {
+    run(Op::kRenameFile, dst);
+    return target()->rename_file(src, dst);
   }
-  Status truncate_file(const std::string& f, uint64_t size) override { return target_->truncate_file(f, size); }
-  Status sync_dir(const std::string& d) override { return target_->sync_dir(d); }
-  Status lock_file(const std::string& f, std::unique_ptr<FileLock>* lock) override {
-    return target_->lock_file(f, lock);
-  }
-  Status unlock_file(std::unique_ptr<FileLock> lock) override { return target_->unlock_file(std::move(lock)); }
-  uint64_t now_micros() override { return target_->now_micros(); }
-  void sleep_for_micros(uint64_t micros) override { target_->sleep_for_micros(micros); }
 
  private:
   void run(Op op, const std::string& fname) {
@@ -301,7 +273,6 @@ class HookEnv final : public Env {
     if (hook != nullptr) (*hook)(op, fname);
   }
 
-  Env* const target_;
   std::mutex mu_;
   std::shared_ptr<Hook> hook_;
 };

@@ -267,7 +267,6 @@ class LeafPacker {
   Status add_inline(const Slice& key, const Slice& value);
   Status add_blob(const Slice& key, const BlobRef& blob);
   Status finish();
-  bool empty() const { return entries_.empty() && held_ == 0 && written_ == 0; }
   // True when the leaf being filled holds less than half a leaf.
   bool tail_is_short() const;
 
@@ -362,7 +361,6 @@ class TreeMerger {
       --height;
     }
     if (root.null()) height = 0;
-    if (height == 1 && root.null()) height = 0;
     meta_.root = root;
     meta_.height = height;
     s = txn_->commit(meta_);
@@ -588,7 +586,6 @@ class TreeMerger {
     } else {
       meta_.internal_pages += pages;
     }
-    last_write_pages_ = pages;
     return Status::OK();
   }
 
@@ -651,7 +648,6 @@ class TreeMerger {
   const uint32_t page_size_;
   const size_t capacity_;
   size_t leaf_limit_;
-  uint32_t last_write_pages_ = 0;
   std::unique_ptr<BTreePager::Transaction> txn_;
   TreeMeta meta_;
   // Drop-rule state: the user key being merged and its last sequence.

@@ -106,10 +106,10 @@ Status BTreePager::read_raw(uint64_t offset, size_t n, std::string* buf) const {
 Status BTreePager::load(uint64_t epoch) {
   page_size_ = options_.page_size;
   cache_id_ = options_.cache->new_id();
-  file_exists_ = options_.env->file_exists(options_.fname);
+  bool file_exists = options_.env->file_exists(options_.fname);
   TreeMeta chosen;
   chosen.page_size = page_size_;
-  if (!file_exists_) {
+  if (!file_exists) {
     if (epoch != 0) {
       return Status::Corruption(options_.fname, "missing, but the MANIFEST records tree commit " +
                                                     std::to_string(epoch));
@@ -161,7 +161,7 @@ Status BTreePager::load(uint64_t epoch) {
         // so that the next commit 1 overwrites its meta page.
         if (meta_status[1].ok()) page_size_ = metas[1].page_size;
         chosen.page_size = page_size_;
-        file_exists_ = false;
+        file_exists = false;
         file_.reset();
       } else {
         std::string why = "no meta page holds tree commit " + std::to_string(epoch) + " (slot 0: " +
@@ -180,7 +180,7 @@ Status BTreePager::load(uint64_t epoch) {
   chosen.epoch = epoch;
   port::MutexLock l(&mu_);
   committed_ = chosen;
-  if (file_exists_) {
+  if (file_exists) {
     Status s = load_free_list(chosen);
     if (!s.ok()) return s;
     return remap_if_needed(chosen.num_pages);
@@ -387,7 +387,6 @@ Status BTreePager::read(const std::shared_ptr<const MappedRegion>& map, PageRef 
 std::unique_ptr<BTreePager::Transaction> BTreePager::begin() {
   std::unique_ptr<Transaction> t(new Transaction(this));
   port::MutexLock l(&mu_);
-  txn_open_ = true;
   t->meta_ = committed_;
   t->meta_.epoch = committed_.epoch + 1;
   // Extents freed by commit E become reusable once no reader older than E is
@@ -423,8 +422,6 @@ BTreePager::Transaction::~Transaction() {
       }
     }
   }
-  port::MutexLock l(&pager_->mu_);
-  pager_->txn_open_ = false;
 }
 
 uint64_t BTreePager::Transaction::allocate(uint32_t pages) {
@@ -561,7 +558,6 @@ Status BTreePager::Transaction::commit(const TreeMeta& fields) {
   p->committed_ = m;
   p->reusable_ = reusable_;
   for (const auto& e : freed_) p->pending_.push_back(Pending{m.epoch, e.first, e.second});
-  p->file_exists_ = true;
   done_ = true;
   return p->remap_if_needed(m.num_pages);
 }

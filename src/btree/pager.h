@@ -169,7 +169,6 @@ class BTreePager {
   const PagerOptions options_;
   uint32_t page_size_ = 0;
   std::unique_ptr<RandomRWFile> file_;
-  bool file_exists_ = false;
   uint64_t cache_id_ = 0;
   std::atomic<uint64_t> bytes_written_{0};
   // The file's length as of open plus what this pager wrote since: reads
@@ -198,7 +197,6 @@ class BTreePager {
   // Extents freed by a commit, waiting for older readers to go.
   std::vector<Pending> pending_ GUARDED_BY(mu_);
   std::map<uint64_t, int> pinned_ GUARDED_BY(mu_);  // epoch -> readers
-  bool txn_open_ GUARDED_BY(mu_) = false;
 };
 
 }  // namespace btree

@@ -16,6 +16,7 @@
 
 #include "db/dbformat.h"
 #include "lightning/comparator.h"
+#include "lightning/options.h"
 #include "util/iterator.h"
 
 namespace lightning::test {
@@ -99,6 +100,21 @@ class VectorIterator final : public InternalIterator {
   size_t pos_ = kNone;
   Status status_;
 };
+
+// A B+Tree test configuration: page size, leaf codec, and the Env (POSIX:
+// reads through mmap; memory: pread).
+struct TreeParam {
+  uint32_t page_size;
+  CompressionType compression;
+  bool posix;
+};
+
+// "4k_lz4_posix", for test names.
+inline std::string TreeParamName(const testing::TestParamInfo<TreeParam>& info) {
+  const char* codec[] = {"none", "zstd", "lz4", "snappy"};
+  return std::to_string(info.param.page_size / 1024) + "k_" + codec[static_cast<int>(info.param.compression)] +
+         (info.param.posix ? "_posix" : "_mem");
+}
 
 // Applies entries keyed by internal key to a user-key model: the newest
 // version of each user key wins; a tombstone deletes. False if a key does
