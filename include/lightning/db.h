@@ -13,11 +13,15 @@
 #define LIGHTNING_DB_H_
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "lightning/iterator.h"
 #include "lightning/options.h"
+#include "lightning/scan.h"
 #include "lightning/slice.h"
+#include "lightning/snapshot.h"
 #include "lightning/stats.h"
 #include "lightning/status.h"
 #include "lightning/write_batch.h"
@@ -63,15 +67,52 @@ class Database {
   // (with sync, it still makes earlier writes durable).
   virtual Status write(const WriteBatch& batch, const WriteOptions& write_options = WriteOptions()) = 0;
 
-  // Reads the latest committed value of key into *value. NotFound if absent.
+  // Reads the value of key into *value: the latest committed one, or the one
+  // read_options.snapshot sees. NotFound if absent. InvalidArgument for a bad
+  // key or a snapshot of another database.
   virtual Status get(const Slice& key, std::string* value, const ReadOptions& read_options = ReadOptions()) = 0;
 
   // Convenience form of get(): the value, or NotFound.
   Result<std::string> get(const Slice& key, const ReadOptions& read_options = ReadOptions());
 
-  // An iterator over the database as of now (iterator.h). Never null: after
-  // close() it is !valid() with a Closed status.
+  // Reads several keys at one point in time (the snapshot's, or one moment:
+  // no write lands between two of the reads). Result i is keys[i]'s value,
+  // NotFound, or the error reading it (an invalid key fails alone). If the
+  // whole call fails (closed database, foreign snapshot) every result
+  // carries that error; only when memory runs out may the vector be shorter
+  // than keys.
+  virtual std::vector<Result<std::string>> get_batch(const std::vector<Slice>& keys,
+                                                     const ReadOptions& read_options = ReadOptions()) = 0;
+  std::vector<Result<std::string>> get_batch(const std::vector<std::string>& keys,
+                                             const ReadOptions& read_options = ReadOptions());
+
+  // An iterator over the database as of now, or as of read_options.snapshot
+  // (iterator.h). Never null: after close(), or given a snapshot of another
+  // database, it is !valid() and status() says why.
   virtual std::unique_ptr<Iterator> new_iterator(const ReadOptions& read_options = ReadOptions()) = 0;
+
+  // Takes a snapshot of the database as it is now (snapshot.h): reads given
+  // it in ReadOptions::snapshot see exactly the writes acknowledged before
+  // this call. Released when the last shared_ptr to it is dropped. Never
+  // null (after close() it is a snapshot that reads refuse with Closed).
+  virtual std::shared_ptr<const Snapshot> snapshot() = 0;
+
+  // Scans (scan.h): range-for friendly walks over a key range, as of now or
+  // as of read_options.snapshot. start is inclusive, end exclusive, either
+  // may be std::nullopt; limit 0 means no limit. On errors (closed database,
+  // foreign snapshot) the scan yields nothing and its status() says why.
+  //   scan: ascending keys in [start, end).
+  //   scan_reverse: the same keys, descending.
+  //   scan_prefix: ascending keys that begin with prefix; with
+  //     Options::prefix_extractor set, tables whose bloom filter excludes the
+  //     prefix are skipped unread.
+  //   new_scan: the general form (ScanOptions combines all of the above).
+  Scan scan(std::optional<Slice> start, std::optional<Slice> end, size_t limit = 0,
+            const ReadOptions& read_options = ReadOptions());
+  Scan scan_reverse(std::optional<Slice> start, std::optional<Slice> end, size_t limit = 0,
+                    const ReadOptions& read_options = ReadOptions());
+  Scan scan_prefix(const Slice& prefix, size_t limit = 0, const ReadOptions& read_options = ReadOptions());
+  virtual Scan new_scan(const ScanOptions& scan_options, const ReadOptions& read_options = ReadOptions()) = 0;
 
   // Writes out buffered log records and fsyncs the log: after it returns OK,
   // every write acknowledged before the call survives power loss.

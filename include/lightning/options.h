@@ -6,7 +6,7 @@
 // ReadOptions / WriteOptions: per-call settings.
 //
 // Thread-safety: plain values. Lifetime: pointers held by Options (env,
-// comparator) must outlive the Database opened with them.
+// comparator, prefix_extractor) must outlive the Database opened with them.
 #ifndef LIGHTNING_OPTIONS_H_
 #define LIGHTNING_OPTIONS_H_
 
@@ -17,6 +17,8 @@ namespace lightning {
 
 class Comparator;
 class Env;
+class PrefixExtractor;
+class Snapshot;
 
 // Block/page compression codecs. The numbers are stored on disk and match the
 // seed's compression_type (1 = Zstd, 2 = LZ4, 3 = Snappy).
@@ -82,6 +84,11 @@ struct Options {
   // Background fsync period of kNormal, and flush period of kOff.
   uint32_t wal_sync_interval_ms = 1000;
   WalRecoveryMode wal_recovery_mode = WalRecoveryMode::kStrict;
+
+  // Optional: groups keys by prefix so that Database::scan_prefix can skip
+  // SSTables by their bloom filters (prefix_extractor.h). nullptr: filters
+  // hold whole keys only.
+  const PrefixExtractor* prefix_extractor = nullptr;
 
   // ---- LSM tier (docs/ARCHITECTURE.md, "The SSTable tier")
 
@@ -165,7 +172,11 @@ struct Options {
 };
 
 struct ReadOptions {
-  // Reserved for snapshots (issue: reading). Reads see the latest commit.
+  // Read as of this snapshot (Database::snapshot()); nullptr: as of the
+  // moment of the call (for iterators and scans: of their creation). The
+  // snapshot must belong to the database read (else InvalidArgument) and be
+  // kept alive by the caller for the duration of the call.
+  const Snapshot* snapshot = nullptr;
 };
 
 struct WriteOptions {

@@ -35,6 +35,9 @@ struct DatabaseStats {
   uint64_t tree_bytes = 0;           // pages in use (leaves, internal nodes, blobs)
   uint64_t tree_file_bytes = 0;      // size of the page file, free pages included
   uint64_t tree_free_bytes = 0;      // free pages awaiting reuse
+  // Live snapshots (Database::snapshot()); while any is alive, compaction
+  // keeps the versions it can see.
+  uint64_t live_snapshots = 0;
 
   // ---- counters since open
   uint64_t user_bytes_written = 0;        // keys + values given to put/write
@@ -56,6 +59,9 @@ struct DatabaseStats {
   // Tree pages read in place through the memory map, verified earlier (no
   // cache lookup needed; see Options::cache_size).
   uint64_t tree_pages_read_in_place = 0;
+  // SSTables a prefix scan left unread because their bloom filter excluded
+  // the prefix (Options::prefix_extractor).
+  uint64_t prefix_filter_skips = 0;
 
   // (log + flush + compaction + tree bytes written) / user bytes written; 0
   // before the first write.

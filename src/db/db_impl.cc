@@ -97,6 +97,7 @@ TableOptions MakeTableOptions(const Options& o, const Comparator* icmp) {
   t.block_size = o.block_size;
   t.bloom_bits_per_key = o.bloom_bits_per_key;
   t.compression = o.compression;
+  t.prefix_extractor = o.prefix_extractor;
   return t;
 }
 
@@ -118,6 +119,43 @@ Result<std::string> Database::get(const Slice& key, const ReadOptions& read_opti
   Status s = get(key, &value, read_options);
   if (!s.ok()) return s;
   return value;
+}
+
+std::vector<Result<std::string>> Database::get_batch(const std::vector<std::string>& keys,
+                                                     const ReadOptions& read_options) {
+  std::vector<Slice> slices(keys.begin(), keys.end());
+  return get_batch(slices, read_options);
+}
+
+namespace {
+
+ScanOptions MakeScanOptions(const std::optional<Slice>& start, const std::optional<Slice>& end, size_t limit) {
+  ScanOptions o;
+  if (start) o.start = start->ToString();
+  if (end) o.end = end->ToString();
+  o.limit = limit;
+  return o;
+}
+
+}  // namespace
+
+Scan Database::scan(std::optional<Slice> start, std::optional<Slice> end, size_t limit,
+                    const ReadOptions& read_options) {
+  return new_scan(MakeScanOptions(start, end, limit), read_options);
+}
+
+Scan Database::scan_reverse(std::optional<Slice> start, std::optional<Slice> end, size_t limit,
+                            const ReadOptions& read_options) {
+  ScanOptions o = MakeScanOptions(start, end, limit);
+  o.reverse = true;
+  return new_scan(o, read_options);
+}
+
+Scan Database::scan_prefix(const Slice& prefix, size_t limit, const ReadOptions& read_options) {
+  ScanOptions o;
+  o.prefix = prefix.ToString();
+  o.limit = limit;
+  return new_scan(o, read_options);
 }
 
 Result<std::unique_ptr<Database>> Database::create(const std::string& path, const Options& options) {
@@ -148,7 +186,8 @@ DBImpl::DBImpl(const Options& options, std::string dbname)
       dbname_(std::move(dbname)),
       icmp_(options.comparator != nullptr ? options.comparator : BytewiseComparator()),
       table_options_(MakeTableOptions(options, &icmp_)),
-      bg_cv_(&mu_) {
+      bg_cv_(&mu_),
+      snapshots_(std::make_shared<SnapshotList>(&last_sequence_)) {
   if (options_.cache_size > 0) block_cache_ = NewArcCache(options_.cache_size);
   // The tree reads through a cache even when caching is off (capacity 0).
   if (block_cache_ == nullptr) tree_cache_ = NewArcCache(0);
@@ -770,53 +809,97 @@ void DBImpl::sync_thread_main() {
 
 // ---------------------------------------------------------------- reads
 
-Status DBImpl::get(const Slice& key, std::string* value, const ReadOptions& /*read_options*/) {
+Status DBImpl::read_sources(const ReadOptions& read_options, DBIterSources* sources) {
+  if (read_options.snapshot != nullptr && !snapshots_->owns(read_options.snapshot)) {
+    return Status::InvalidArgument("ReadOptions::snapshot was taken from another database");
+  }
+  port::MutexLock l(&mu_);
+  if (closed_.load(std::memory_order_acquire)) return ClosedError();
+  sources->sequence = read_options.snapshot != nullptr ? read_options.snapshot->sequence()
+                                                       : last_sequence_.load(std::memory_order_acquire);
+  sources->mem = mem_;
+  sources->imms.clear();
+  for (auto it = imm_.rbegin(); it != imm_.rend(); ++it) sources->imms.push_back(it->mem);
+  sources->version = current_;
+  return Status::OK();
+}
+
+namespace {
+
+// Looks key up in sources at their sequence: memtables newest first, then
+// the tables and the tree.
+Status GetFromSources(const DBIterSources& sources, TableCache* tables, const Slice& key, std::string* value) {
+  LookupKey lkey(key, sources.sequence);
+  Status s;
+  if (sources.mem->get(lkey, value, &s)) return s;
+  for (const auto& imm : sources.imms) {
+    if (imm->get(lkey, value, &s)) return s;
+  }
+  bool found = false;
+  s = sources.version->get(tables, lkey, value, &found);
+  if (!s.ok() || found) return s;
+  return Status::NotFound(Slice());
+}
+
+}  // namespace
+
+Status DBImpl::get(const Slice& key, std::string* value, const ReadOptions& read_options) {
   if (closed_.load(std::memory_order_acquire)) return ClosedError();
   if (value == nullptr) return Status::InvalidArgument("get: value must not be null");
   Status ks = CheckKey(key);
   if (!ks.ok()) return ks;
   return NoThrow([&] {
-    std::shared_ptr<MemTable> mem;
-    std::vector<std::shared_ptr<MemTable>> imms;  // newest first
-    std::shared_ptr<const Version> version;
-    SequenceNumber seq;
-    {
-      port::MutexLock l(&mu_);
-      // The sequence and the sources are taken together: every entry at or
-      // below seq is in one of them (a flush moves a memtable into a table
-      // under this mutex).
-      seq = last_sequence_.load(std::memory_order_acquire);
-      mem = mem_;
-      for (auto it = imm_.rbegin(); it != imm_.rend(); ++it) imms.push_back(it->mem);
-      version = current_;
-    }
-    LookupKey lkey(key, seq);
-    Status s;
-    if (mem->get(lkey, value, &s)) return s;
-    for (const auto& imm : imms) {
-      if (imm->get(lkey, value, &s)) return s;
-    }
-    bool found = false;
-    s = version->get(table_cache_.get(), lkey, value, &found);
-    if (!s.ok() || found) return s;
-    return Status::NotFound(Slice());
+    DBIterSources sources;
+    Status s = read_sources(read_options, &sources);
+    if (!s.ok()) return s;
+    return GetFromSources(sources, table_cache_.get(), key, value);
   });
 }
 
-std::unique_ptr<Iterator> DBImpl::new_iterator(const ReadOptions& /*read_options*/) {
+std::vector<Result<std::string>> DBImpl::get_batch(const std::vector<Slice>& keys,
+                                                   const ReadOptions& read_options) {
+  std::vector<Result<std::string>> results;
+  Status s = NoThrow([&] {
+    results.reserve(keys.size());
+    DBIterSources sources;
+    Status rs = read_sources(read_options, &sources);
+    if (!rs.ok()) return rs;
+    // One set of sources and one sequence for every key: a consistent view.
+    std::string value;
+    for (const Slice& key : keys) {
+      Status ks = CheckKey(key);
+      if (ks.ok()) ks = GetFromSources(sources, table_cache_.get(), key, &value);
+      if (ks.ok()) {
+        results.emplace_back(value);
+      } else {
+        results.emplace_back(std::move(ks));
+      }
+    }
+    return Status::OK();
+  });
+  if (!s.ok()) {
+    // The whole call failed (closed, foreign snapshot, out of memory): every
+    // key gets the error.
+    try {
+      results.clear();
+      results.assign(keys.size(), Result<std::string>(s));
+    } catch (...) {
+      results.clear();  // out of memory even for the errors: header says so
+    }
+  }
+  return results;
+}
+
+std::unique_ptr<Iterator> DBImpl::new_db_iterator(const ReadOptions& read_options, const std::string& prefix) {
   if (closed_.load(std::memory_order_acquire)) return NewErrorIterator(ClosedError());
   std::unique_ptr<Iterator> result;
   Status s = NoThrow([&] {
     DBIterSources sources;
-    {
-      port::MutexLock l(&mu_);
-      // As in get(): every entry at or below the sequence is in one of the
-      // sources. The iterator keeps them (and so the tables and tree pages
-      // of the version) alive.
-      sources.sequence = last_sequence_.load(std::memory_order_acquire);
-      sources.mem = mem_;
-      for (auto it = imm_.rbegin(); it != imm_.rend(); ++it) sources.imms.push_back(it->mem);
-      sources.version = current_;
+    Status rs = read_sources(read_options, &sources);
+    if (!rs.ok()) return rs;
+    if (!prefix.empty() && table_options_.prefix_extractor != nullptr) {
+      sources.prefix = prefix;
+      sources.prefix_skips = &counters_.prefix_filter_skips;
     }
     result = NewDBIterator(&icmp_, table_cache_.get(), std::move(sources));
     return Status::OK();
@@ -825,9 +908,17 @@ std::unique_ptr<Iterator> DBImpl::new_iterator(const ReadOptions& /*read_options
   return result;
 }
 
-// ---------------------------------------------------------------- flush and compaction
+std::unique_ptr<Iterator> DBImpl::new_iterator(const ReadOptions& read_options) {
+  return new_db_iterator(read_options, std::string());
+}
 
-SequenceNumber DBImpl::smallest_snapshot() const { return last_sequence_.load(std::memory_order_acquire); }
+std::shared_ptr<const Snapshot> DBImpl::snapshot() { return snapshots_->take(); }
+
+Scan DBImpl::new_scan(const ScanOptions& scan_options, const ReadOptions& read_options) {
+  return Scan(new_db_iterator(read_options, scan_options.prefix), icmp_.user_comparator(), scan_options);
+}
+
+// ---------------------------------------------------------------- flush and compaction
 
 SortedRunSpec DBImpl::run_spec() {
   SortedRunSpec spec;
@@ -1234,6 +1325,8 @@ DatabaseStats DBImpl::stats() {
   }
   st.memory_usage = st.memtable_bytes + st.block_cache_bytes + st.table_memory_bytes;
   st.tree_pages_read_in_place = tree_pager_ != nullptr ? tree_pager_->in_place_reads() : 0;
+  st.prefix_filter_skips = counters_.prefix_filter_skips.load(std::memory_order_relaxed);
+  st.live_snapshots = snapshots_->count();
   std::vector<std::string> children;
   if (env_->get_children(dbname_, &children).ok()) {
     for (const auto& name : children) {

@@ -17,6 +17,7 @@
 #include "btree/pager.h"
 #include "cache/cache.h"
 #include "db/compaction.h"
+#include "db/db_iter.h"
 #include "db/dbformat.h"
 #include "db/manifest.h"
 #include "db/table_cache.h"
@@ -25,6 +26,7 @@
 #include "lightning/env.h"
 #include "lightning/options.h"
 #include "lightning/stats.h"
+#include "db/snapshot.h"
 #include "db/sorted_run_builder.h"
 #include "port/mutex.h"
 #include "sst/table_options.h"
@@ -46,10 +48,16 @@ class DBImpl final : public Database {
   Status write(const WriteBatch& batch, const WriteOptions& write_options) override;
   Status get(const Slice& key, std::string* value, const ReadOptions& read_options) override;
   using Database::get;
-  // A DBIter (db/db_iter.h) over the memtables, the current version and the
-  // last sequence, taken together under mu_; after close() one that is
+  std::vector<Result<std::string>> get_batch(const std::vector<Slice>& keys,
+                                             const ReadOptions& read_options) override;
+  using Database::get_batch;
+  // A DBIter (db/db_iter.h) over read_sources(); after close() one that is
   // !valid() with status Closed.
   std::unique_ptr<Iterator> new_iterator(const ReadOptions& read_options) override;
+  std::shared_ptr<const Snapshot> snapshot() override;
+  // A Scan over a DBIter that, for a prefix, skips tables by their prefix
+  // filters.
+  Scan new_scan(const ScanOptions& scan_options, const ReadOptions& read_options) override;
   Status sync_wal() override;
   Status flush() override;
   Status compact() override;
@@ -73,7 +81,7 @@ class DBImpl final : public Database {
   struct Counters {
     std::atomic<uint64_t> user_bytes_written{0}, wal_bytes_written{0}, flushes{0}, flush_bytes_written{0},
         compactions{0}, trivial_moves{0}, compaction_bytes_read{0}, compaction_bytes_written{0}, tree_merges{0},
-        tree_bytes_read{0}, tree_bytes_written{0},
+        tree_bytes_read{0}, tree_bytes_written{0}, prefix_filter_skips{0},
         write_slowdowns{0}, write_stops{0}, write_stall_micros{0};
   };
 
@@ -98,6 +106,15 @@ class DBImpl final : public Database {
   Status rewrite_log_without_damage(uint64_t number, SequenceNumber floor);
   Status set_aside(const std::string& fname, uint64_t from_offset);
   void sync_thread_main();
+  // What a read sees: the sequence (the snapshot's, or the last published
+  // one) and the memtables and version, taken together under mu_ so that
+  // every entry at or below the sequence is in one of them (a flush moves a
+  // memtable into a table under mu_). Closed after close(); InvalidArgument
+  // for a snapshot of another database.
+  Status read_sources(const ReadOptions& read_options, DBIterSources* sources) EXCLUDES(mu_);
+  // A DBIter over read_sources() (prefix: see DBIterSources::prefix), or an
+  // error iterator.
+  std::unique_ptr<Iterator> new_db_iterator(const ReadOptions& read_options, const std::string& prefix);
   Durability durability_for(const WriteOptions& write_options) const;
 
   // Background work.
@@ -125,9 +142,10 @@ class DBImpl final : public Database {
   // Deletes logs below the manifest's log number and tables no live version
   // lists any more.
   void delete_obsolete_files() REQUIRES(mu_);
-  // Readers that may still need versions older than this: issue 5's snapshots
-  // lower it; today it is the newest sequence.
-  SequenceNumber smallest_snapshot() const REQUIRES(mu_);
+  // Flushes and compactions keep every version visible at or above this
+  // sequence: the oldest live snapshot's, else the last published one
+  // (iterators pin their own sources and need no such protection).
+  SequenceNumber smallest_snapshot() const { return snapshots_->oldest(); }
   void set_background_error(const Status& s, const char* what) REQUIRES(mu_);
   SortedRunSpec run_spec();
   uint64_t new_file_number() { return next_file_number_.fetch_add(1, std::memory_order_relaxed); }
@@ -181,6 +199,8 @@ class DBImpl final : public Database {
 
   // The last sequence number whose batch is fully in the memtable; reads use it.
   std::atomic<SequenceNumber> last_sequence_{0};
+  // Reads last_sequence_ (declared before it).
+  const std::shared_ptr<SnapshotList> snapshots_;
   std::atomic<uint64_t> next_file_number_{1};
   std::atomic<bool> closed_{false};
   bool opened_ = false;  // open_impl() succeeded; set before the object is shared

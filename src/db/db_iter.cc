@@ -293,7 +293,12 @@ std::unique_ptr<Iterator> NewDBIterator(const InternalKeyComparator* icmp, Table
   if (sources.mem != nullptr) children.push_back(sources.mem->new_iterator());
   for (const auto& imm : sources.imms) children.push_back(imm->new_iterator());
   const Version& version = *sources.version;
-  for (const auto& f : version.files(0)) children.push_back(tables->new_iterator(*f));
+  // Each level's opener keeps its own copy of the prefix (sources is moved
+  // into the DBIter below).
+  auto open_table = [tables, prefix = sources.prefix, skips = sources.prefix_skips](const FileMetaData& f) {
+    return prefix.empty() ? tables->new_iterator(f) : tables->new_prefix_iterator(f, prefix, skips);
+  };
+  for (const auto& f : version.files(0)) children.push_back(open_table(*f));
   for (int level = 1; level < kNumLevels; level++) {
     // Points into the Version, which the DBIter keeps alive for longer than
     // its children.
@@ -303,7 +308,7 @@ std::unique_ptr<Iterator> NewDBIterator(const InternalKeyComparator* icmp, Table
     ranges.reserve(files->size());
     for (const auto& f : *files) ranges.push_back(FileRange{f->smallest, f->largest});
     children.push_back(NewConcatenatingIterator(
-        icmp, std::move(ranges), [tables, files](size_t i) { return tables->new_iterator(*(*files)[i]); }));
+        icmp, std::move(ranges), [open_table, files](size_t i) { return open_table(*(*files)[i]); }));
   }
   children.push_back(btree::NewTreeIterator(version.tree()));
   auto merged = NewMergingIterator(icmp, std::move(children));

@@ -48,7 +48,9 @@
 #ifndef LIGHTNING_DB_DB_ITER_H_
 #define LIGHTNING_DB_DB_ITER_H_
 
+#include <atomic>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "db/dbformat.h"
@@ -68,6 +70,14 @@ struct DBIterSources {
   std::vector<std::shared_ptr<MemTable>> imms;  // immutable memtables, newest first
   std::shared_ptr<const Version> version;        // tables and tree
   SequenceNumber sequence = 0;                   // the snapshot: the last published sequence
+  // Non-empty: the iterator will only be used for keys beginning with
+  // prefix (a Scan over them stops at the first other key), so SSTables whose
+  // prefix filter excludes it are left out (TableCache::new_prefix_iterator,
+  // counting them in *prefix_skips). Keys outside the prefix may then show
+  // wrongly (a tombstone in a skipped table is missed): never use such an
+  // iterator beyond the prefix.
+  std::string prefix;
+  std::atomic<uint64_t>* prefix_skips = nullptr;
 };
 
 // A DBIter over sources. icmp and tables must outlive it. May throw

@@ -98,6 +98,20 @@ std::unique_ptr<InternalIterator> TableCache::new_iterator(const FileMetaData& f
   return std::make_unique<PinnedTableIterator>(std::move(it), cache_.get(), handle);
 }
 
+std::unique_ptr<InternalIterator> TableCache::new_prefix_iterator(const FileMetaData& file, const Slice& prefix,
+                                                                  std::atomic<uint64_t>* skips) {
+  Cache::Handle* handle = nullptr;
+  Status s = find(file.number, file.file_size, &handle);
+  if (!s.ok()) return NewEmptyIterator(s);
+  const auto* table = static_cast<Table*>(cache_->value(handle));
+  if (!table->prefix_may_match(prefix, options_.prefix_extractor)) {
+    cache_->release(handle);
+    skips->fetch_add(1, std::memory_order_relaxed);
+    return NewEmptyIterator(Status::OK());
+  }
+  return std::make_unique<PinnedTableIterator>(table->new_iterator(), cache_.get(), handle);
+}
+
 Status TableCache::open_table(uint64_t number, uint64_t file_size) {
   Cache::Handle* handle = nullptr;
   Status s = find(number, file_size, &handle);

@@ -13,6 +13,7 @@
 #ifndef LIGHTNING_DB_TABLE_CACHE_H_
 #define LIGHTNING_DB_TABLE_CACHE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -43,6 +44,11 @@ class TableCache {
   // An iterator over table `file`; on failure to open, an empty iterator
   // carrying the error.
   std::unique_ptr<InternalIterator> new_iterator(const FileMetaData& file, bool verify_checksums = true);
+  // new_iterator() for a walk over keys beginning with prefix only: an
+  // empty iterator (and *skips incremented) if the table's filter shows it
+  // holds none (Table::prefix_may_match with the options' prefix extractor).
+  std::unique_ptr<InternalIterator> new_prefix_iterator(const FileMetaData& file, const Slice& prefix,
+                                                        std::atomic<uint64_t>* skips);
   // Opens the table (if not open) and checks its footer, index and filter.
   Status open_table(uint64_t number, uint64_t file_size);
   // Closes table number (if open), e.g. before its file is deleted.

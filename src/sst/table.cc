@@ -348,6 +348,12 @@ bool Table::key_may_match(const Slice& user_key) const {
   return !has_filter_ || BloomFilterMayMatch(Slice(filter_), user_key);
 }
 
+bool Table::prefix_may_match(const Slice& prefix, const PrefixExtractor* extractor) const {
+  if (!has_filter_ || extractor == nullptr || properties_.prefix_extractor_name != extractor->name()) return true;
+  if (!extractor->in_domain(prefix) || extractor->transform(prefix) != prefix) return true;
+  return BloomFilterMayMatch(Slice(filter_), prefix);
+}
+
 Status Table::get(const Slice& internal_lookup_key,
                   const std::function<void(const Slice& ikey, const Slice& value)>& fn) const {
   if (internal_lookup_key.size() < 8) return Status::InvalidArgument("Table::get needs an internal key");

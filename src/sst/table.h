@@ -50,6 +50,10 @@ class Table {
 
   // False only if the table certainly holds no entry with this user key.
   bool key_may_match(const Slice& user_key) const;
+  // False only if the table certainly holds no user key beginning with
+  // prefix: its filter was built with extractor (same name) and prefix is a
+  // whole prefix of it (in_domain and transform(prefix) == prefix).
+  bool prefix_may_match(const Slice& prefix, const PrefixExtractor* extractor) const;
 
   // Finds the first entry whose key is >= internal_lookup_key and, if there
   // is one, calls fn(key, value) on it (the slices are valid only during the

@@ -14,6 +14,9 @@ TableBuilder::TableBuilder(const TableOptions& options, WritableFile* file)
   props_.bloom_bits_per_key = options_.bloom_bits_per_key > 0 ? static_cast<uint64_t>(options_.bloom_bits_per_key) : 0;
   props_.compression = static_cast<uint64_t>(options_.compression);
   props_.comparator_name = options_.comparator->name();
+  if (filter_ != nullptr && options_.prefix_extractor != nullptr) {
+    props_.prefix_extractor_name = options_.prefix_extractor->name();
+  }
 }
 
 TableBuilder::~TableBuilder() { assert(closed_ && "TableBuilder destroyed without finish() or abandon()"); }
@@ -49,6 +52,7 @@ void TableBuilder::add(const Slice& key, const Slice& value) {
     if (props_.num_entries == 0 || user_key != Slice(last_user_key_)) {
       filter_->add_key(user_key);
       last_user_key_.assign(user_key.data(), user_key.size());
+      add_prefix_to_filter(user_key);
     }
   }
 
@@ -60,6 +64,17 @@ void TableBuilder::add(const Slice& key, const Slice& value) {
   data_block_.add(key, value);
 
   if (data_block_.current_size_estimate() >= options_.block_size) flush_data_block();
+}
+
+void TableBuilder::add_prefix_to_filter(const Slice& user_key) {
+  const PrefixExtractor* extractor = options_.prefix_extractor;
+  if (extractor == nullptr || !extractor->in_domain(user_key)) return;
+  // Keys of one prefix are adjacent (the extractor's contract): add each once.
+  const Slice prefix = extractor->transform(user_key);
+  if (have_last_prefix_ && prefix == Slice(last_prefix_)) return;
+  filter_->add_key(prefix);
+  last_prefix_.assign(prefix.data(), prefix.size());
+  have_last_prefix_ = true;
 }
 
 void TableBuilder::flush_data_block() {

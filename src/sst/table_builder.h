@@ -61,6 +61,7 @@ class TableBuilder {
 
  private:
   void flush_data_block();
+  void add_prefix_to_filter(const Slice& user_key);
   // Compresses per options (if compress) and writes contents as a block.
   void write_block(const Slice& contents, bool compress, BlockHandle* handle);
 
@@ -75,6 +76,8 @@ class TableBuilder {
   std::unique_ptr<BloomFilterBuilder> filter_;  // null: no filter
   std::string last_key_;
   std::string last_user_key_;  // last key given to the filter
+  std::string last_prefix_;    // last prefix given to the filter
+  bool have_last_prefix_ = false;
   TableProperties props_;
 
   // After a data block is flushed its index entry waits for the next key, so

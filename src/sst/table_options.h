@@ -14,6 +14,7 @@
 
 #include "lightning/comparator.h"
 #include "lightning/options.h"
+#include "lightning/prefix_extractor.h"
 #include "sst/bloom.h"
 
 namespace lightning {
@@ -35,6 +36,10 @@ struct TableOptions {
 
   // Bloom filter size; <= 0 writes no filter (every key "may match").
   int bloom_bits_per_key = kDefaultBloomBitsPerKey;
+  // Optional: the filter also holds the prefix of every user key in its
+  // domain, and the table records the extractor's name, so that
+  // Table::prefix_may_match can answer for it. Must outlive the table.
+  const PrefixExtractor* prefix_extractor = nullptr;
 
   // Codec for data, index and properties blocks. A block is stored
   // compressed only when that saves at least 12.5%; the filter is never

@@ -28,6 +28,7 @@ constexpr NumberField kNumberFields[] = {
 };
 constexpr const char* kComparator = "lightning.comparator";
 constexpr const char* kLargestKey = "lightning.largest_key";
+constexpr const char* kPrefixExtractor = "lightning.prefix_extractor";
 constexpr const char* kSmallestKey = "lightning.smallest_key";
 
 }  // namespace
@@ -42,6 +43,7 @@ std::string TableProperties::encode() const {
   entries[kComparator] = comparator_name;
   entries[kSmallestKey] = smallest_key;
   entries[kLargestKey] = largest_key;
+  if (!prefix_extractor_name.empty()) entries[kPrefixExtractor] = prefix_extractor_name;
   BlockBuilder builder(1);
   for (const auto& [name, value] : entries) builder.add(name, value);
   return builder.finish().ToString();
@@ -58,6 +60,10 @@ Status TableProperties::decode_from(const Block& block) {
     }
     if (name == Slice(kComparator)) {
       comparator_name = it->value().ToString();
+      continue;
+    }
+    if (name == Slice(kPrefixExtractor)) {
+      prefix_extractor_name = it->value().ToString();
       continue;
     }
     if (name == Slice(kLargestKey)) {

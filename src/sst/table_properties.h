@@ -33,6 +33,7 @@ struct TableProperties {
   uint64_t bloom_bits_per_key = 0;
   uint64_t compression = 0;     // the requested CompressionType
   std::string comparator_name;  // Comparator::name() of the table's order
+  std::string prefix_extractor_name;  // PrefixExtractor::name() of the prefixes in the filter; empty: none
   std::string smallest_key;     // first key; empty iff num_entries == 0
   std::string largest_key;      // last key; empty iff num_entries == 0
 
