@@ -29,9 +29,9 @@
 //
 // compare() returns 0 only for identical byte strings.
 //
-// Prefix scans (Database::scan_prefix) assume that keys sharing a byte
-// prefix are adjacent, which is not true of this order ("1" < "2" < "10"):
-// use scan(start, end) with numeric bounds instead.
+// Keys sharing a byte prefix are not adjacent in this order ("1" < "2" <
+// "10"), so Database::scan_prefix("1") has to walk every key (skipping those
+// outside the prefix); prefer scan(start, end) with numeric bounds.
 //
 // Persistence: the database stores name(). Change the name (e.g. ".v2")
 // whenever the order changes, so that a database written in the old order

@@ -12,9 +12,11 @@
 // ReadOptions::snapshot.
 //
 // Bounds use the database's comparator: start is inclusive, end exclusive,
-// either may be absent. A prefix (bytes) keeps only keys that begin with it;
-// prefixes assume that keys sharing a byte prefix are adjacent in the
-// comparator's order, as they are in the default bytewise order.
+// either may be absent. A prefix (bytes) keeps only keys that begin with it.
+// In the default bytewise order those keys are adjacent and the scan reads
+// only them; under another comparator they may be scattered, so the scan
+// walks the whole [start, end) range and skips the others (correct, but it
+// reads the range).
 //
 // Lifetime: key and value slices of an entry stay valid until the scan
 // advances or is destroyed. A Scan pins what it reads like an Iterator
@@ -110,6 +112,7 @@ class Scan {
   std::unique_ptr<Iterator> it_;
   const Comparator* cmp_ = nullptr;
   ScanOptions options_;
+  bool prefix_is_range_ = false;  // bytewise order: a prefix's keys are adjacent
   bool started_ = false;
   bool valid_ = false;
   size_t count_ = 0;

@@ -27,7 +27,11 @@ bool PrefixSuccessor(const std::string& prefix, std::string* out) {
 }  // namespace
 
 Scan::Scan(std::unique_ptr<Iterator> it, const Comparator* cmp, ScanOptions options)
-    : it_(std::move(it)), cmp_(cmp), options_(std::move(options)) {}
+    : it_(std::move(it)),
+      cmp_(cmp),
+      options_(std::move(options)),
+      // Only in bytewise order are the keys of a prefix one contiguous run.
+      prefix_is_range_(!options_.prefix.empty() && cmp == BytewiseComparator()) {}
 Scan::~Scan() = default;
 Scan::Scan(Scan&&) noexcept = default;
 Scan& Scan::operator=(Scan&&) noexcept = default;
@@ -52,7 +56,8 @@ Status Scan::status() const { return it_ == nullptr ? Status::OK() : it_->status
 void Scan::position() {
   started_ = true;
   if (it_ == nullptr) return;
-  const std::string& prefix = options_.prefix;
+  // The prefix narrows the bounds only when its keys form a range.
+  const std::string prefix = prefix_is_range_ ? options_.prefix : std::string();
   if (!options_.reverse) {
     // The larger of start and prefix: every key below either is excluded.
     const std::string* target = options_.start ? &*options_.start : nullptr;
@@ -93,15 +98,21 @@ void Scan::advance() {
 
 void Scan::settle() {
   valid_ = false;
-  if (!it_->valid()) return;
   if (options_.limit != 0 && count_ >= options_.limit) return;
-  const Slice key = it_->key();
-  if (!options_.prefix.empty() && !key.starts_with(options_.prefix)) return;
-  if (options_.reverse) {
-    if (options_.start && cmp_->compare(key, *options_.start) < 0) return;
-  } else {
-    if (options_.end && cmp_->compare(key, *options_.end) >= 0) return;
+  for (;; options_.reverse ? it_->prev() : it_->next()) {
+    if (!it_->valid()) return;
+    const Slice key = it_->key();
+    if (options_.reverse) {
+      if (options_.start && cmp_->compare(key, *options_.start) < 0) return;
+    } else {
+      if (options_.end && cmp_->compare(key, *options_.end) >= 0) return;
+    }
+    if (options_.prefix.empty() || key.starts_with(options_.prefix)) break;
+    // Outside the prefix: the end of its run, or (in another order) a key
+    // between two of its keys.
+    if (prefix_is_range_) return;
   }
+  const Slice key = it_->key();
   count_++;
   entry_.key = key;
   entry_.value = it_->value();
