@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lightning/iterator.h"
@@ -23,6 +24,7 @@
 #include "lightning/slice.h"
 #include "lightning/snapshot.h"
 #include "lightning/stats.h"
+#include "lightning/transaction.h"
 #include "lightning/status.h"
 #include "lightning/write_batch.h"
 
@@ -66,6 +68,22 @@ class Database {
   // all of them or none. The batch is not modified. An empty batch is a no-op
   // (with sync, it still makes earlier writes durable).
   virtual Status write(const WriteBatch& batch, const WriteOptions& write_options = WriteOptions()) = 0;
+
+  // Conveniences (the seed's put_batch / delete_batch /
+  // put_with_consistency): one atomic batch of puts, one of removals, and a
+  // put with a consistency level (options.h: kStrong fsynced, kQuorum in the
+  // OS, kEventual buffered).
+  Status put_batch(const std::vector<std::pair<std::string, std::string>>& entries,
+                   const WriteOptions& write_options = WriteOptions());
+  Status delete_batch(const std::vector<std::string>& keys, const WriteOptions& write_options = WriteOptions());
+  Status put_with_consistency(const Slice& key, const Slice& value, ConsistencyLevel level);
+
+  // Starts an optimistic transaction (transaction.h) reading a snapshot of
+  // now. Busy when Options::max_active_transactions are already active;
+  // Closed after close(). The transaction must be destroyed before the
+  // Database.
+  virtual Result<std::unique_ptr<Transaction>> begin_transaction(
+      const TransactionOptions& options = TransactionOptions()) = 0;
 
   // Reads the value of key into *value: the latest committed one, or the one
   // read_options.snapshot sees. NotFound if absent. InvalidArgument for a bad

@@ -158,6 +158,12 @@ struct Options {
   // page cache, which the kernel manages; they are not the engine's memory.
   uint64_t memory_budget = 0;
 
+  // ---- Transactions
+
+  // Transactions (begin_transaction) that may be active at once (>= 1); one
+  // more is refused with Busy.
+  int max_active_transactions = 1000;
+
   // ---- Caches
 
   // Bytes of decompressed SSTable blocks and tree pages kept in memory (one
@@ -179,9 +185,31 @@ struct ReadOptions {
   const Snapshot* snapshot = nullptr;
 };
 
+// How durable one write is when it returns (the seed's ConsistencyLevel).
+// Whatever the level, log records are written in commit order and each is
+// checksummed, so a crash never leaves a torn or reordered write: recovery
+// yields a prefix of the commits.
+enum class ConsistencyLevel {
+  // As Options::wal_sync_mode says.
+  kDefault,
+  // fsynced before the call returns: survives a process crash and power
+  // loss. Concurrent Strong writes share one fsync (group commit).
+  kStrong,
+  // Handed to the OS (write(2)) before the call returns: survives a process
+  // crash, not a power loss (the log is fsynced in the background every
+  // wal_sync_interval_ms unless wal_sync_mode is kOff).
+  kQuorum,
+  // Buffered in the process and handed to the OS within
+  // wal_sync_interval_ms (or when the buffer fills, or by the next Strong or
+  // Quorum write): a process crash may lose the most recent Eventual writes.
+  kEventual,
+};
+
 struct WriteOptions {
-  // true: this write is fsynced before returning, whatever wal_sync_mode says.
+  // true: this write is fsynced before returning (kStrong), whatever
+  // consistency and wal_sync_mode say.
   bool sync = false;
+  ConsistencyLevel consistency = ConsistencyLevel::kDefault;
 };
 
 }  // namespace lightning

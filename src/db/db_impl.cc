@@ -10,6 +10,7 @@
 #include "db/db_iter.h"
 #include "db/filenames.h"
 #include "db/write_batch_internal.h"
+#include "txn/transaction_impl.h"
 #include "lightning/comparator.h"
 #include "memtable/memtable.h"
 #include "util/concatenating_iterator.h"
@@ -88,6 +89,7 @@ Status ValidateOptions(const Options& o) {
       return bad("unknown compression type");
   }
   if (o.max_open_files < 16) return bad("max_open_files must be >= 16");
+  if (o.max_active_transactions < 1) return bad("max_active_transactions must be >= 1");
   return Status::OK();
 }
 
@@ -107,6 +109,9 @@ struct DBImpl::Writer {
   explicit Writer(port::Mutex* mu) : cv(mu) {}
   const WriteBatch* batch = nullptr;  // nullptr: only a flush/sync request
   Durability durability = Durability::kBuffered;
+  // A transaction's commit: validated by the leader before it is numbered.
+  const ConflictCheck* check = nullptr;
+  bool rejected = false;  // failed its check (status says why); not written
   bool done = false;
   Status status;
   port::CondVar cv;
@@ -158,6 +163,31 @@ Scan Database::scan_prefix(const Slice& prefix, size_t limit, const ReadOptions&
   return new_scan(o, read_options);
 }
 
+Status Database::put_batch(const std::vector<std::pair<std::string, std::string>>& entries,
+                           const WriteOptions& write_options) {
+  WriteBatch batch;
+  for (const auto& [key, value] : entries) {
+    Status s = batch.put(key, value);
+    if (!s.ok()) return s;
+  }
+  return write(batch, write_options);
+}
+
+Status Database::delete_batch(const std::vector<std::string>& keys, const WriteOptions& write_options) {
+  WriteBatch batch;
+  for (const auto& key : keys) {
+    Status s = batch.remove(key);
+    if (!s.ok()) return s;
+  }
+  return write(batch, write_options);
+}
+
+Status Database::put_with_consistency(const Slice& key, const Slice& value, ConsistencyLevel level) {
+  WriteOptions o;
+  o.consistency = level;
+  return put(key, value, o);
+}
+
 Result<std::unique_ptr<Database>> Database::create(const std::string& path, const Options& options) {
   Options o = options;
   o.create_if_missing = true;
@@ -200,6 +230,12 @@ DBImpl::~DBImpl() { (void)close(); }
 
 DBImpl::Durability DBImpl::durability_for(const WriteOptions& write_options) const {
   if (write_options.sync) return Durability::kSynced;
+  switch (write_options.consistency) {
+    case ConsistencyLevel::kStrong: return Durability::kSynced;
+    case ConsistencyLevel::kQuorum: return Durability::kFlushed;
+    case ConsistencyLevel::kEventual: return Durability::kBuffered;
+    case ConsistencyLevel::kDefault: break;
+  }
   switch (options_.wal_sync_mode) {
     case WalSyncMode::kFull: return Durability::kSynced;
     case WalSyncMode::kNormal: return Durability::kFlushed;
@@ -267,6 +303,7 @@ Status DBImpl::open_impl() {
   port::MutexLock l(&mu_);
   log_ = std::move(log);
   mem_ = std::make_shared<MemTable>(icmp_);
+  mem_first_sequence_ = max_sequence + 1;
   mem_log_number_ = log_number;
   current_ = std::move(version);
   manifest_log_number_ = state.log_number;
@@ -291,7 +328,9 @@ Status DBImpl::open_impl() {
   }
 
   opened_ = true;
-  if (options_.wal_sync_mode != WalSyncMode::kFull) sync_thread_ = std::thread([this] { sync_thread_main(); });
+  // Runs in every mode: per-write consistency levels can leave buffered or
+  // unsynced log bytes whatever wal_sync_mode is.
+  sync_thread_ = std::thread([this] { sync_thread_main(); });
   flush_thread_ = std::thread([this] { flush_thread_main(); });
   for (int i = 0; i < options_.max_background_compactions; i++) {
     compaction_threads_.emplace_back([this] { compaction_thread_main(); });
@@ -566,17 +605,15 @@ Status DBImpl::sync_wal() {
   return NoThrow([&] { return write_impl(nullptr, Durability::kSynced); });
 }
 
-DBImpl::Writer* DBImpl::build_group(Slice* payload, uint32_t* count, Durability* durability) {
+DBImpl::Writer* DBImpl::build_group(Durability* durability) {
   Writer* const first = writers_.front();
   *durability = first->durability;
   const size_t first_size = first->batch ? WriteBatchInternal::byte_size(*first->batch) : 0;
   const size_t max_size = first_size <= kSmallBatchBytes ? first_size + kSmallBatchBytes : kMaxGroupBytes;
 
   Writer* last = first;
-  group_batches_.clear();
-  if (first->batch != nullptr) group_batches_.push_back(first->batch);
-  const WriteBatch* only = first->batch;
-  int batches = first->batch ? 1 : 0;
+  group_members_.clear();
+  if (first->batch != nullptr) group_members_.push_back(first);
   size_t size = first_size;
   for (auto it = writers_.begin() + 1; it != writers_.end(); ++it) {
     Writer* w = *it;
@@ -586,28 +623,68 @@ DBImpl::Writer* DBImpl::build_group(Slice* payload, uint32_t* count, Durability*
     if (w->batch != nullptr) {
       size += WriteBatchInternal::byte_size(*w->batch);
       if (size > max_size) break;
-      if (batches == 1 && only != nullptr) {
-        group_scratch_.clear();
-        WriteBatchInternal::append(&group_scratch_, *only);
-      }
-      if (batches >= 1) WriteBatchInternal::append(&group_scratch_, *w->batch);
-      else only = w->batch;
-      batches++;
-      group_batches_.push_back(w->batch);
+      group_members_.push_back(w);
     }
     *durability = std::max(*durability, w->durability);
     last = w;
   }
-  const WriteBatch* group = batches <= 1 ? only : &group_scratch_;
-  *payload = group ? WriteBatchInternal::contents(*group) : Slice();
-  *count = group ? WriteBatchInternal::count(*group) : 0;
   return last;
 }
 
-Status DBImpl::write_impl(const WriteBatch* batch, Durability durability, bool force_switch) {
+void DBImpl::validate_group(const DBIterSources& sources) {
+  size_t last_checked = 0;  // one past the last member with a check
+  for (size_t i = 0; i < group_members_.size(); i++) {
+    if (group_members_[i]->check != nullptr) last_checked = i + 1;
+  }
+  if (last_checked == 0) return;
+  // Keys written by the members ahead, which are not in the memtable yet.
+  UserKeySet written(WriteSetLess{icmp_.user_comparator()});
+  for (size_t i = 0; i < last_checked; i++) {
+    Writer* w = group_members_[i];
+    if (w->check != nullptr) {
+      Status s = GroupConflicts(*w->check, icmp_.user_comparator(), written);
+      if (s.ok()) s = CheckConflicts(*w->check, icmp_, table_cache_.get(), sources);
+      if (!s.ok()) {
+        // Only this member fails (a read error too: its commit is refused,
+        // nothing is written, the others go on).
+        w->rejected = true;
+        w->status = s;
+        continue;
+      }
+    }
+    if (i + 1 < last_checked) {
+      Status s = AddBatchKeys(*w->batch, &written);
+      if (!s.ok()) {
+        w->rejected = true;
+        w->status = s;
+      }
+    }
+  }
+}
+
+void DBImpl::compose_group(Slice* payload, uint32_t* count) {
+  group_batches_.clear();
+  for (Writer* w : group_members_) {
+    if (!w->rejected) group_batches_.push_back(w->batch);
+  }
+  const WriteBatch* group = nullptr;
+  if (group_batches_.size() == 1) {
+    group = group_batches_[0];
+  } else if (group_batches_.size() > 1) {
+    group_scratch_.clear();
+    for (const WriteBatch* b : group_batches_) WriteBatchInternal::append(&group_scratch_, *b);
+    group = &group_scratch_;
+  }
+  *payload = group ? WriteBatchInternal::contents(*group) : Slice();
+  *count = group ? WriteBatchInternal::count(*group) : 0;
+}
+
+Status DBImpl::write_impl(const WriteBatch* batch, Durability durability, bool force_switch,
+                          const ConflictCheck* check) {
   Writer w(&mu_);
   w.batch = batch;
   w.durability = durability;
+  w.check = check;
 
   port::MutexLock l(&mu_);
   writers_.push_back(&w);
@@ -619,16 +696,42 @@ Status DBImpl::write_impl(const WriteBatch* batch, Durability durability, bool f
   if (s.ok() && (batch != nullptr || force_switch)) s = make_room_for_write(force_switch);
   Writer* last = &w;
   if (s.ok() && !force_switch) {
-    Slice payload;
-    uint32_t count = 0;
     Durability group_durability;
-    last = build_group(&payload, &count, &group_durability);
+    last = build_group(&group_durability);
     const SequenceNumber first_seq = last_sequence_.load(std::memory_order_relaxed) + 1;
     std::shared_ptr<MemTable> mem = mem_;
+    // What conflict checks read: every commit numbered so far is in these.
+    DBIterSources latest;
+    const bool any_check = std::any_of(group_members_.begin(), group_members_.end(),
+                                       [](const Writer* m) { return m->check != nullptr; });
+    if (any_check) {
+      latest.sequence = first_seq - 1;
+      latest.mem = mem_;
+      for (auto it = imm_.rbegin(); it != imm_.rend(); ++it) latest.imms.push_back(it->mem);
+      latest.version = current_;
+      latest.memtables_first_sequence = imm_.empty() ? mem_first_sequence_ : imm_.front().first_sequence;
+    }
+    Slice payload;
+    uint32_t count = 0;
     {
       // Other writers queue up behind this one meanwhile; readers go on.
       mu_.unlock();
-      if (count > 0) s = log_->add_record(first_seq, payload);
+      const Status vs = NoThrow([&] {
+        if (any_check) validate_group(latest);
+        compose_group(&payload, &count);
+        return Status::OK();
+      });
+      if (!vs.ok()) {
+        // Out of memory before anything was logged: the group fails, the
+        // database does not.
+        for (Writer* m : group_members_) {
+          m->rejected = true;
+          m->status = vs;
+        }
+        group_batches_.clear();
+        count = 0;
+      }
+      if (s.ok() && count > 0) s = log_->add_record(first_seq, payload);
       if (s.ok() && group_durability == Durability::kSynced) {
         s = log_->sync();
       } else if (s.ok() && group_durability == Durability::kFlushed) {
@@ -678,14 +781,15 @@ Status DBImpl::write_impl(const WriteBatch* batch, Durability durability, bool f
     Writer* ready = writers_.front();
     writers_.pop_front();
     if (ready != &w) {
-      ready->status = s;
+      // A member whose conflict check failed keeps its own status.
+      if (!ready->rejected) ready->status = s;
       ready->done = true;
       ready->cv.signal();
     }
     if (ready == last) break;
   }
   if (!writers_.empty()) writers_.front()->cv.signal();
-  return s;
+  return w.rejected ? w.status : s;
 }
 
 Status DBImpl::make_room_for_write(bool force) {
@@ -755,8 +859,9 @@ Status DBImpl::switch_memtable() {
     set_background_error(s, "switching to a new write-ahead log");
     return bg_error_;
   }
-  imm_.push_back(Immutable{mem_, mem_log_number_, last_sequence_.load(std::memory_order_relaxed)});
+  imm_.push_back(Immutable{mem_, mem_log_number_, mem_first_sequence_, last_sequence_.load(std::memory_order_relaxed)});
   mem_ = std::make_shared<MemTable>(icmp_);
+  mem_first_sequence_ = last_sequence_.load(std::memory_order_relaxed) + 1;
   mem_log_number_ = number;
   log_ = std::move(new_log);
   unflushed_ = unsynced_ = false;
@@ -773,18 +878,20 @@ void DBImpl::set_background_error(const Status& s, const char* what) {
 
 void DBImpl::sync_thread_main() {
   const uint64_t interval_us = uint64_t{options_.wal_sync_interval_ms} * 1000;
-  const bool sync = options_.wal_sync_mode == WalSyncMode::kNormal;
+  // kOff never fsyncs (except at close); the other modes fsync what Quorum
+  // and Eventual writes (or kNormal's commits) left unsynced.
+  const bool sync = options_.wal_sync_mode != WalSyncMode::kOff;
   bool can_sync_beside_writers = true;
   port::MutexLock l(&mu_);
   while (!shutting_down_.load()) {
     bg_cv_.wait_for_micros(interval_us);
     if (shutting_down_.load()) break;
-    const bool pending = sync ? unsynced_ : unflushed_;
-    if (!pending || !bg_error_.ok()) continue;
-    if (sync && can_sync_beside_writers) {
-      // In kNormal every commit is already in the OS, so the fsync can run
-      // beside the writers instead of holding up the write queue for its
-      // whole duration. A commit racing with it sets unsynced_ again.
+    const bool need_sync = sync && unsynced_;
+    if ((!need_sync && !unflushed_) || !bg_error_.ok()) continue;
+    if (need_sync && !unflushed_ && can_sync_beside_writers) {
+      // Every commit is already in the OS, so the fsync can run beside the
+      // writers instead of holding up the write queue for its whole
+      // duration. A commit racing with it sets unsynced_ again.
       unsynced_ = false;
       std::shared_ptr<wal::WalWriter> log = log_;
       mu_.unlock();
@@ -802,7 +909,7 @@ void DBImpl::sync_thread_main() {
     }
     mu_.unlock();
     // Through the write queue; a failure becomes the sticky error there.
-    (void)NoThrow([&] { return write_impl(nullptr, sync ? Durability::kSynced : Durability::kFlushed); });
+    (void)NoThrow([&] { return write_impl(nullptr, need_sync ? Durability::kSynced : Durability::kFlushed); });
     mu_.lock();
   }
 }
@@ -821,6 +928,7 @@ Status DBImpl::read_sources(const ReadOptions& read_options, DBIterSources* sour
   sources->imms.clear();
   for (auto it = imm_.rbegin(); it != imm_.rend(); ++it) sources->imms.push_back(it->mem);
   sources->version = current_;
+  sources->memtables_first_sequence = imm_.empty() ? mem_first_sequence_ : imm_.front().first_sequence;
   return Status::OK();
 }
 
@@ -913,6 +1021,28 @@ std::unique_ptr<Iterator> DBImpl::new_iterator(const ReadOptions& read_options) 
 }
 
 std::shared_ptr<const Snapshot> DBImpl::snapshot() { return snapshots_->take(); }
+
+Result<std::unique_ptr<Transaction>> DBImpl::begin_transaction(const TransactionOptions& options) {
+  if (closed_.load(std::memory_order_acquire)) return ClosedError();
+  const int limit = options_.max_active_transactions;
+  if (active_transactions_.fetch_add(1, std::memory_order_acq_rel) >= limit) {
+    active_transactions_.fetch_sub(1, std::memory_order_acq_rel);
+    return Status::Busy("too many active transactions (Options::max_active_transactions = " +
+                        std::to_string(limit) + "); commit or abort some first");
+  }
+  try {
+    return std::unique_ptr<Transaction>(std::make_unique<TransactionImpl>(this, options, snapshots_->take()));
+  } catch (const std::bad_alloc&) {
+    active_transactions_.fetch_sub(1, std::memory_order_acq_rel);
+    return Status::IOError("out of memory");
+  }
+}
+
+Status DBImpl::commit_transaction(const WriteBatch& batch, const ConflictCheck& check,
+                                  const WriteOptions& write_options) {
+  if (closed_.load(std::memory_order_acquire)) return ClosedError();
+  return NoThrow([&] { return write_impl(&batch, durability_for(write_options), false, &check); });
+}
 
 Scan DBImpl::new_scan(const ScanOptions& scan_options, const ReadOptions& read_options) {
   return Scan(new_db_iterator(read_options, scan_options.prefix), icmp_.user_comparator(), scan_options);

@@ -27,6 +27,7 @@
 #include "lightning/options.h"
 #include "lightning/stats.h"
 #include "db/snapshot.h"
+#include "txn/conflict_check.h"
 #include "db/sorted_run_builder.h"
 #include "port/mutex.h"
 #include "sst/table_options.h"
@@ -58,6 +59,13 @@ class DBImpl final : public Database {
   // A Scan over a DBIter that, for a prefix, skips tables by their prefix
   // filters.
   Scan new_scan(const ScanOptions& scan_options, const ReadOptions& read_options) override;
+  Result<std::unique_ptr<Transaction>> begin_transaction(const TransactionOptions& options) override;
+
+  // For TransactionImpl: writes batch if check passes (else Conflict);
+  // releases an active-transaction slot; the user key order.
+  Status commit_transaction(const WriteBatch& batch, const ConflictCheck& check, const WriteOptions& write_options);
+  void transaction_finished() { active_transactions_.fetch_sub(1, std::memory_order_acq_rel); }
+  const Comparator* user_comparator() const { return icmp_.user_comparator(); }
   Status sync_wal() override;
   Status flush() override;
   Status compact() override;
@@ -75,8 +83,9 @@ class DBImpl final : public Database {
   // A memtable that is full and waits for (or is in) its flush.
   struct Immutable {
     std::shared_ptr<MemTable> mem;
-    uint64_t log_number;           // the log holding its records
-    SequenceNumber last_sequence;  // its newest entry
+    uint64_t log_number;            // the log holding its records
+    SequenceNumber first_sequence;  // no entry of an older memtable is at or above this
+    SequenceNumber last_sequence;   // its newest entry
   };
   struct Counters {
     std::atomic<uint64_t> user_bytes_written{0}, wal_bytes_written{0}, flushes{0}, flush_bytes_written{0},
@@ -87,9 +96,20 @@ class DBImpl final : public Database {
 
   // The write path shared by put/remove/write and by WAL flush/sync requests
   // (batch == nullptr) and memtable switches (force_switch).
-  Status write_impl(const WriteBatch* batch, Durability durability, bool force_switch = false);
-  // Picks the writers that join the leader's group; returns the last one.
-  Writer* build_group(Slice* payload, uint32_t* count, Durability* durability) REQUIRES(mu_);
+  // A batch with a check (a transaction's commit) is written only if the
+  // check passes; otherwise its status is the Conflict (or read error).
+  Status write_impl(const WriteBatch* batch, Durability durability, bool force_switch = false,
+                    const ConflictCheck* check = nullptr);
+  // Picks the writers that join the leader's group (group_members_: those
+  // with a batch); returns the last one.
+  Writer* build_group(Durability* durability) REQUIRES(mu_);
+  // Runs the conflict checks of the group's members in order, against
+  // `latest` (every commit numbered before the group) and the keys of the
+  // members ahead; marks the failures rejected. Leader only, without mu_.
+  void validate_group(const DBIterSources& latest);
+  // Merges the batches of the members not rejected (group_batches_) into
+  // one payload. Leader only.
+  void compose_group(Slice* payload, uint32_t* count);
   // Run by the write leader before its group: delays or waits while level 0
   // or the immutable memtables are backed up, and switches to a fresh
   // memtable and log when the current one is full (or force is set).
@@ -167,6 +187,8 @@ class DBImpl final : public Database {
   port::Mutex mu_;
   std::shared_ptr<MemTable> mem_ GUARDED_BY(mu_);
   uint64_t mem_log_number_ GUARDED_BY(mu_) = 0;
+  // Every write with this sequence or later went into mem_.
+  SequenceNumber mem_first_sequence_ GUARDED_BY(mu_) = 1;
   std::deque<Immutable> imm_ GUARDED_BY(mu_);  // oldest first
   bool flush_running_ GUARDED_BY(mu_) = false;
   std::shared_ptr<const Version> current_ GUARDED_BY(mu_);
@@ -195,7 +217,8 @@ class DBImpl final : public Database {
   // otherwise used by it without mu_; the sync thread copies it under mu_.
   std::shared_ptr<wal::WalWriter> log_;
   WriteBatch group_scratch_;                      // the group's batches, merged
-  std::vector<const WriteBatch*> group_batches_;  // the group's batches, in order
+  std::vector<Writer*> group_members_;            // the group's writers with a batch, in order
+  std::vector<const WriteBatch*> group_batches_;  // the batches written, in order
 
   // The last sequence number whose batch is fully in the memtable; reads use it.
   std::atomic<SequenceNumber> last_sequence_{0};
@@ -203,6 +226,7 @@ class DBImpl final : public Database {
   const std::shared_ptr<SnapshotList> snapshots_;
   std::atomic<uint64_t> next_file_number_{1};
   std::atomic<bool> closed_{false};
+  std::atomic<int> active_transactions_{0};
   bool opened_ = false;  // open_impl() succeeded; set before the object is shared
   Counters counters_;
   std::thread sync_thread_;

@@ -285,33 +285,41 @@ class ErrorIterator final : public Iterator {
 
 }  // namespace
 
-std::unique_ptr<Iterator> NewDBIterator(const InternalKeyComparator* icmp, TableCache* tables,
-                                        DBIterSources sources) {
+std::unique_ptr<InternalIterator> NewInternalIterator(const InternalKeyComparator* icmp, TableCache* tables,
+                                                      const DBIterSources& sources, bool include_tables) {
   std::vector<std::unique_ptr<InternalIterator>> children;
   // Newest source first (the merging iterator's tie order; internal keys do
   // not repeat across sources, so this only makes the order deterministic).
   if (sources.mem != nullptr) children.push_back(sources.mem->new_iterator());
   for (const auto& imm : sources.imms) children.push_back(imm->new_iterator());
-  const Version& version = *sources.version;
-  // Each level's opener keeps its own copy of the prefix (sources is moved
-  // into the DBIter below).
-  auto open_table = [tables, prefix = sources.prefix, skips = sources.prefix_skips](const FileMetaData& f) {
-    return prefix.empty() ? tables->new_iterator(f) : tables->new_prefix_iterator(f, prefix, skips);
-  };
-  for (const auto& f : version.files(0)) children.push_back(open_table(*f));
-  for (int level = 1; level < kNumLevels; level++) {
-    // Points into the Version, which the DBIter keeps alive for longer than
-    // its children.
-    const FileList* files = &version.files(level);
-    if (files->empty()) continue;
-    std::vector<FileRange> ranges;
-    ranges.reserve(files->size());
-    for (const auto& f : *files) ranges.push_back(FileRange{f->smallest, f->largest});
-    children.push_back(NewConcatenatingIterator(
-        icmp, std::move(ranges), [open_table, files](size_t i) { return open_table(*(*files)[i]); }));
+  if (include_tables) {
+    const Version& version = *sources.version;
+    // Each level's opener keeps its own copy of the prefix (the caller may
+    // move sources once the children are built).
+    auto open_table = [tables, prefix = sources.prefix, skips = sources.prefix_skips](const FileMetaData& f) {
+      return prefix.empty() ? tables->new_iterator(f) : tables->new_prefix_iterator(f, prefix, skips);
+    };
+    for (const auto& f : version.files(0)) children.push_back(open_table(*f));
+    for (int level = 1; level < kNumLevels; level++) {
+      // Points into the Version, which the caller keeps alive for longer
+      // than the children.
+      const FileList* files = &version.files(level);
+      if (files->empty()) continue;
+      std::vector<FileRange> ranges;
+      ranges.reserve(files->size());
+      for (const auto& f : *files) ranges.push_back(FileRange{f->smallest, f->largest});
+      children.push_back(NewConcatenatingIterator(
+          icmp, std::move(ranges), [open_table, files](size_t i) { return open_table(*(*files)[i]); }));
+    }
+    children.push_back(btree::NewTreeIterator(version.tree()));
   }
-  children.push_back(btree::NewTreeIterator(version.tree()));
-  auto merged = NewMergingIterator(icmp, std::move(children));
+  return NewMergingIterator(icmp, std::move(children));
+}
+
+std::unique_ptr<Iterator> NewDBIterator(const InternalKeyComparator* icmp, TableCache* tables,
+                                        DBIterSources sources) {
+  auto merged = NewInternalIterator(icmp, tables, sources, /*include_tables=*/true);
+  // Moving sources keeps the Version (and its file lists) at the same address.
   return std::make_unique<DBIter>(icmp->user_comparator(), std::move(sources), std::move(merged));
 }
 

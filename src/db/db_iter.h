@@ -70,6 +70,9 @@ struct DBIterSources {
   std::vector<std::shared_ptr<MemTable>> imms;  // immutable memtables, newest first
   std::shared_ptr<const Version> version;        // tables and tree
   SequenceNumber sequence = 0;                   // the snapshot: the last published sequence
+  // Every entry with this sequence or later is in mem or imms (older ones
+  // may be too).
+  SequenceNumber memtables_first_sequence = 0;
   // Non-empty: the iterator will only be used for keys beginning with
   // prefix (a Scan over them stops at the first other key), so SSTables whose
   // prefix filter excludes it are left out (TableCache::new_prefix_iterator,
@@ -79,6 +82,12 @@ struct DBIterSources {
   std::string prefix;
   std::atomic<uint64_t>* prefix_skips = nullptr;
 };
+
+// The merged stream of internal keys (every version) of sources, newest
+// source first; without include_tables only the memtables. Borrows sources'
+// memtables and Version, which must outlive it. May throw std::bad_alloc.
+std::unique_ptr<InternalIterator> NewInternalIterator(const InternalKeyComparator* icmp, TableCache* tables,
+                                                      const DBIterSources& sources, bool include_tables);
 
 // A DBIter over sources. icmp and tables must outlive it. May throw
 // std::bad_alloc (the caller turns that into a Status).
