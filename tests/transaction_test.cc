@@ -11,9 +11,9 @@
 //    the destructor discard.
 //  - Misuse: commit twice, every method after commit/abort, abort twice,
 //    Options::max_active_transactions, begin_transaction and transactions
-//    after close, invalid keys and values. DISABLED_PutAfterCloseIsClosed
-//    documents a known bug (put/remove/read-only commit of a transaction
-//    whose database was closed return OK instead of Closed).
+//    after close, invalid keys and values. PutAfterCloseIsClosed is the
+//    regression test of a bug (put/remove/read-only commit of a transaction
+//    whose database was closed returned OK instead of Closed).
 //  - Isolation: lost updates are impossible (also against plain puts and
 //    removes); write skew commits under kSnapshot and is refused under
 //    kSerializable; phantoms and reads of absent keys conflict under
@@ -621,12 +621,10 @@ TEST_F(TransactionTest, TransactionsAfterClose) {
 }
 
 // transaction.h: "after the Database is closed its methods return Closed".
-// KNOWN ENGINE BUG (disabled so CI stays green; run with
-// --gtest_also_run_disabled_tests): put() and remove() of a transaction
-// whose database was closed return OK (they buffer a write that can never
-// commit), and commit() of a transaction without writes returns OK.
-// TransactionImpl cannot see DBImpl::closed_ (no accessor in db_impl.h).
-TEST_F(TransactionTest, DISABLED_PutAfterCloseIsClosed) {
+// Regression: put() and remove() of a transaction whose database was closed
+// returned OK (buffering a write that could never commit), and commit() of a
+// transaction without writes returned OK.
+TEST_F(TransactionTest, PutAfterCloseIsClosed) {
   ASSERT_NO_FATAL_FAILURE(open());
   auto live = begin();
   auto read_only = begin();

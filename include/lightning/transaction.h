@@ -99,8 +99,8 @@ class Transaction {
   // the write options say). Conflict: another commit since the snapshot
   // conflicts (see the isolation levels); nothing was applied. Any other
   // error (IOError, Closed...): nothing was applied. Either way the
-  // transaction is finished. A transaction without writes commits
-  // trivially (under kSerializable its reads are still validated).
+  // transaction is finished. A transaction without writes commits without
+  // validation: everything it read is one snapshot, a consistent state.
   virtual Status commit() = 0;
 
   // Discards the writes and finishes the transaction. Closed if it was

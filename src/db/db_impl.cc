@@ -1025,11 +1025,15 @@ std::shared_ptr<const Snapshot> DBImpl::snapshot() { return snapshots_->take(); 
 Result<std::unique_ptr<Transaction>> DBImpl::begin_transaction(const TransactionOptions& options) {
   if (closed_.load(std::memory_order_acquire)) return ClosedError();
   const int limit = options_.max_active_transactions;
-  if (active_transactions_.fetch_add(1, std::memory_order_acq_rel) >= limit) {
-    active_transactions_.fetch_sub(1, std::memory_order_acq_rel);
-    return Status::Busy("too many active transactions (Options::max_active_transactions = " +
-                        std::to_string(limit) + "); commit or abort some first");
-  }
+  // Claims a slot only below the limit, so a refused begin never makes
+  // another one fail.
+  int active = active_transactions_.load(std::memory_order_acquire);
+  do {
+    if (active >= limit) {
+      return Status::Busy("too many active transactions (Options::max_active_transactions = " +
+                          std::to_string(limit) + "); commit or abort some first");
+    }
+  } while (!active_transactions_.compare_exchange_weak(active, active + 1, std::memory_order_acq_rel));
   try {
     return std::unique_ptr<Transaction>(std::make_unique<TransactionImpl>(this, options, snapshots_->take()));
   } catch (const std::bad_alloc&) {

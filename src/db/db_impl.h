@@ -66,6 +66,7 @@ class DBImpl final : public Database {
   Status commit_transaction(const WriteBatch& batch, const ConflictCheck& check, const WriteOptions& write_options);
   void transaction_finished() { active_transactions_.fetch_sub(1, std::memory_order_acq_rel); }
   const Comparator* user_comparator() const { return icmp_.user_comparator(); }
+  bool closed() const { return closed_.load(std::memory_order_acquire); }
   Status sync_wal() override;
   Status flush() override;
   Status compact() override;

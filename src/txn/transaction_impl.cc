@@ -92,6 +92,7 @@ Status TransactionImpl::remove(const Slice& key) { return write(key, std::nullop
 
 Status TransactionImpl::write(const Slice& key, std::optional<std::string> value) {
   if (finished_) return FinishedError();
+  if (db_->closed()) return Status::Closed("the database is closed");
   Status s = value ? CheckKeyValue(key, *value) : CheckKey(key);
   if (!s.ok()) return s;
   // The batch at commit holds each key once: its size is bounded by the
@@ -141,6 +142,10 @@ Scan TransactionImpl::new_scan(const ScanOptions& scan_options) { return Scan(ne
 
 Status TransactionImpl::commit() {
   if (finished_) return FinishedError();
+  if (db_->closed()) {
+    finish();
+    return Status::Closed("the database is closed");
+  }
   if (writes_.empty()) {
     // Only reads, all of one snapshot: serializable as of that snapshot.
     finish();
