@@ -53,12 +53,14 @@ struct EngineConfig {
 enum Capability : uint32_t {
   kCapWriteBatch = 1u << 0,   // atomic multi-key writes (fillbatch)
   kCapIterator = 1u << 1,     // ordered scans: new_cursor() (readseq, readreverse, seekrandom)
-  kCapTransaction = 1u << 2,  // transactions (future)
+  kCapTransaction = 1u << 2,  // read-modify-write transactions (txnlow, txnhigh)
   // The engine stores nothing (the null engine): reads are not checked.
   kCapStoresNothing = 1u << 31,
 };
 
 enum class GetResult { kFound, kNotFound, kError };
+
+enum class TxnResult { kCommitted, kConflict, kError };
 
 // An ordered cursor over the live keys (kCapIterator). Each adapter wraps its
 // engine's own iterator with one virtual call per operation and no copies:
@@ -130,6 +132,16 @@ class Engine {
                            std::string* error) {
     *error = "write batches not supported";
     return false;
+  }
+
+  // kCapTransaction only: one transaction that reads keys[0..n) and then
+  // writes values[i] to keys[i], isolated (at least snapshot isolation) and
+  // atomic. kConflict: an optimistic engine lost a race and applied nothing;
+  // the harness retries.
+  virtual TxnResult read_modify_write(const std::string_view* keys, const std::string_view* values, size_t n,
+                                      bool sync, std::string* error) {
+    *error = "transactions not supported";
+    return TxnResult::kError;
   }
 
   // Makes every acknowledged write durable (log fsync).

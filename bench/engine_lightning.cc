@@ -66,7 +66,7 @@ class LightningEngine final : public Engine {
   std::string version() const override { return LIGHTNING_BENCH_LIGHTNING_VERSION; }
   // Write batches (Database::write) and iterators; no transactions in the
   // public API yet.
-  uint32_t capabilities() const override { return kCapWriteBatch | kCapIterator; }
+  uint32_t capabilities() const override { return kCapWriteBatch | kCapIterator | kCapTransaction; }
   std::vector<std::string> settings() const override { return settings_; }
 
   bool open(const EngineConfig& config, std::string* error) override {
@@ -154,6 +154,38 @@ class LightningEngine final : public Engine {
     if (s.ok()) return true;
     *error = s.ToString();
     return false;
+  }
+
+  TxnResult read_modify_write(const std::string_view* keys, const std::string_view* values, size_t n, bool sync,
+                              std::string* error) override {
+    TransactionOptions to;  // snapshot isolation
+    to.write_options.sync = sync;
+    auto begun = db_->begin_transaction(to);
+    if (!begun.ok()) {
+      *error = begun.status().ToString();
+      return TxnResult::kError;
+    }
+    Transaction& txn = *begun.value();
+    std::string value;
+    for (size_t i = 0; i < n; ++i) {
+      Status s = txn.get(Slice(keys[i]), &value);
+      if (!s.ok() && !s.IsNotFound()) {
+        *error = s.ToString();
+        return TxnResult::kError;
+      }
+    }
+    for (size_t i = 0; i < n; ++i) {
+      Status s = txn.put(Slice(keys[i]), Slice(values[i]));
+      if (!s.ok()) {
+        *error = s.ToString();
+        return TxnResult::kError;
+      }
+    }
+    Status s = txn.commit();
+    if (s.ok()) return TxnResult::kCommitted;
+    if (s.IsConflict()) return TxnResult::kConflict;
+    *error = s.ToString();
+    return TxnResult::kError;
   }
 
   bool sync(std::string* error) override {

@@ -216,6 +216,44 @@ class LmdbEngine final : public Engine {
     return true;
   }
 
+  // LMDB serializes write transactions (one writer at a time), so a
+  // transaction never conflicts.
+  TxnResult read_modify_write(const std::string_view* keys, const std::string_view* values, size_t n, bool sync,
+                              std::string* error) override {
+    MDB_txn* txn = nullptr;
+    int rc = begin_write(sync, &txn);
+    if (rc != 0) {
+      fail("mdb_txn_begin", rc, error);
+      return TxnResult::kError;
+    }
+    for (size_t i = 0; i < n; ++i) {
+      MDB_val k{keys[i].size(), const_cast<char*>(keys[i].data())};
+      MDB_val v{0, nullptr};
+      rc = mdb_get(txn, dbi_, &k, &v);
+      if (rc != 0 && rc != MDB_NOTFOUND) {
+        mdb_txn_abort(txn);
+        fail("mdb_get", rc, error);
+        return TxnResult::kError;
+      }
+    }
+    for (size_t i = 0; i < n; ++i) {
+      MDB_val k{keys[i].size(), const_cast<char*>(keys[i].data())};
+      MDB_val v{values[i].size(), const_cast<char*>(values[i].data())};
+      rc = mdb_put(txn, dbi_, &k, &v, 0);
+      if (rc != 0) {
+        mdb_txn_abort(txn);
+        fail("mdb_put", rc, error);
+        return TxnResult::kError;
+      }
+    }
+    rc = mdb_txn_commit(txn);
+    if (rc != 0) {
+      fail("mdb_txn_commit", rc, error);
+      return TxnResult::kError;
+    }
+    return TxnResult::kCommitted;
+  }
+
   bool sync(std::string* error) override {
     int rc = mdb_env_sync(env_, 1);
     if (rc != 0) return fail("mdb_env_sync", rc, error);

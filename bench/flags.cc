@@ -54,7 +54,8 @@ bool parse_bool(const std::string& name, const std::string& v, bool* out, std::s
 const std::vector<std::string>& known_workloads() {
   static const std::vector<std::string> names = {
       "fillseq",     "fillrandom",   "overwrite",        "fillsync", "fillbatch",   "readrandom", "readmissing",
-      "readhot",     "deleterandom", "readwhilewriting", "readseq",  "readreverse", "seekrandom", "compact"};
+      "readhot",     "deleterandom", "readwhilewriting", "readseq",  "readreverse", "seekrandom", "compact",
+      "txnlow",      "txnhigh"};
   return names;
 }
 

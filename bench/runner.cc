@@ -89,6 +89,8 @@ enum class Kind {
   kReadReverse,
   kSeekRandom,
   kCompact,
+  kTxnLow,
+  kTxnHigh,
 };
 
 Kind kind_of(const std::string& name) {
@@ -105,6 +107,8 @@ Kind kind_of(const std::string& name) {
   if (name == "readreverse") return Kind::kReadReverse;
   if (name == "seekrandom") return Kind::kSeekRandom;
   if (name == "compact") return Kind::kCompact;
+  if (name == "txnlow") return Kind::kTxnLow;
+  if (name == "txnhigh") return Kind::kTxnHigh;
   return Kind::kReadWhileWriting;
 }
 
@@ -113,7 +117,8 @@ bool is_scan(Kind k) { return k == Kind::kReadSeq || k == Kind::kReadReverse || 
 bool is_fill(Kind k) {
   return k == Kind::kFillSeq || k == Kind::kFillRandom || k == Kind::kFillSync || k == Kind::kFillBatch;
 }
-bool is_write(Kind k) { return is_fill(k) || k == Kind::kOverwrite || k == Kind::kDeleteRandom; }
+bool is_txn(Kind k) { return k == Kind::kTxnLow || k == Kind::kTxnHigh; }
+bool is_write(Kind k) { return is_fill(k) || k == Kind::kOverwrite || k == Kind::kDeleteRandom || is_txn(k); }
 
 // [begin, end) of thread t's share of `total` operations.
 void share(uint64_t total, int threads, int t, uint64_t* begin, uint64_t* end) {
@@ -527,6 +532,11 @@ WorkloadResult EngineRun::run_workload(size_t ordinal, const std::string& name, 
                      " yet (needs write batches); the database is left as it was";
     return result;
   }
+  if (is_txn(kind) && (caps & kCapTransaction) == 0) {
+    result.skipped = true;
+    result.message = std::string("not supported by ") + engine_->name() + " (no transactions)";
+    return result;
+  }
   if (is_scan(kind) && (caps & kCapIterator) == 0) {
     result.skipped = true;
     result.message = std::string("not supported by ") + engine_->name() + " yet (needs iterators)";
@@ -619,6 +629,60 @@ WorkloadResult EngineRun::run_workload(size_t ordinal, const std::string& name, 
         });
         st->ops = entries;  // count entries, not batches, like db_bench
       });
+      break;
+    }
+    case Kind::kTxnLow:
+    case Kind::kTxnHigh: {
+      // Each operation: one transaction reading two distinct keys and writing
+      // both (a transfer), retried until it commits. Low contention: keys
+      // from the whole key space; high: from the first 16 keys.
+      const uint64_t range = kind == Kind::kTxnHigh ? std::min<uint64_t>(num, 16) : num;
+      std::atomic<uint64_t> conflicts{0};
+      if (range < 2) {
+        fail("txnlow/txnhigh need --num >= 2");
+        break;
+      }
+      wall = run_threads(threads, &stats, [&](int t, ThreadStats* st) {
+        auto c = make_context(mix64(seed + static_cast<uint64_t>(t)));
+        uint64_t begin, end;
+        share(reads, threads, t, &begin, &end);
+        std::string key_buf(2 * flags_.key_size, '\0');
+        std::string value_buf;
+        timed_loop(st, end - begin, true, [&](uint64_t) {
+          uint64_t index[2];
+          index[0] = c->rnd.uniform(range);
+          do {
+            index[1] = c->rnd.uniform(range);
+          } while (index[1] == index[0]);
+          std::string_view keys[2], values[2];
+          for (int k = 0; k < 2; ++k) {
+            const std::string_view key = c->keys.key(index[k]);
+            std::copy(key.begin(), key.end(), key_buf.data() + k * flags_.key_size);
+            keys[k] = std::string_view(key_buf.data() + k * flags_.key_size, key.size());
+          }
+          value_buf.assign(c->values.value(index[0], epoch));
+          values[0] = value_buf;
+          values[1] = c->values.value(index[1], epoch);
+          for (int attempt = 0;; ++attempt) {
+            const TxnResult r = engine_->read_modify_write(keys, values, 2, sync, &c->error);
+            if (r == TxnResult::kCommitted) break;
+            if (r == TxnResult::kError) {
+              fail("transaction failed: " + c->error);
+              return false;
+            }
+            conflicts.fetch_add(1, std::memory_order_relaxed);
+            if (attempt >= 100000) {
+              fail("a transaction kept conflicting (100000 retries)");
+              return false;
+            }
+          }
+          for (int k = 0; k < 2; ++k) presence_[index[k]].store(kPresent, std::memory_order_relaxed);
+          st->bytes += 2 * (flags_.key_size + flags_.value_size);
+          return true;
+        });
+      });
+      result.message = "(" + std::to_string(conflicts.load()) + " conflicts retried; 2 keys per transaction" +
+                       (kind == Kind::kTxnHigh ? ", 16 hot keys)" : ")");
       break;
     }
     case Kind::kOverwrite: {
