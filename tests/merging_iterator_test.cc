@@ -22,6 +22,7 @@
 #include "util/internal_key_test_util.h"
 #include "util/iterator.h"
 #include "util/random.h"
+#include "util/test_comparators.h"
 #include "util/vector_iterator.h"
 
 namespace lightning {
@@ -39,18 +40,7 @@ std::unique_ptr<InternalIterator> NewVectorIterator(const Comparator* cmp, std::
   return std::make_unique<VectorIterator>(cmp, std::move(entries), fail_at, live);
 }
 
-// Bytewise order backwards: catches code that orders with Slice::compare
-// instead of the comparator it was given.
-class ReverseBytewiseComparator final : public Comparator {
- public:
-  int compare(const Slice& a, const Slice& b) const override { return b.compare(a); }
-  const char* name() const override { return "test.ReverseBytewise"; }
-};
-
-const Comparator* Reverse() {
-  static const ReverseBytewiseComparator kReverse;
-  return &kReverse;
-}
+const Comparator* Reverse() { return test::ReverseBytewise(); }
 
 // Counts compare() calls, to bound the work per step.
 class CountingComparator final : public Comparator {

@@ -45,6 +45,7 @@
 #include "lightning/slice.h"
 #include "lightning/status.h"
 #include "util/random.h"
+#include "util/test_comparators.h"
 
 namespace lightning {
 namespace {
@@ -54,17 +55,7 @@ using OptKey = std::optional<std::string>;
 
 constexpr size_t kNoFailure = SIZE_MAX;
 
-// Bytewise order reversed: a non-bytewise comparator.
-class ReverseComparator final : public Comparator {
- public:
-  int compare(const Slice& a, const Slice& b) const override { return b.compare(a); }
-  const char* name() const override { return "test.ReverseBytewise"; }
-};
-
-const Comparator* Reverse() {
-  static const ReverseComparator cmp;
-  return &cmp;
-}
+const Comparator* Reverse() { return test::ReverseBytewise(); }
 
 // A public Iterator over a vector sorted by cmp. Landing on entry fail_at
 // makes it !valid() with Corruption (a damaged block); a seek starts afresh.

@@ -11,6 +11,7 @@
 #include "db/filenames.h"
 #include "db/write_batch_internal.h"
 #include "txn/transaction_impl.h"
+#include "util/no_throw.h"
 #include "lightning/comparator.h"
 #include "memtable/memtable.h"
 #include "util/concatenating_iterator.h"
@@ -26,19 +27,6 @@ namespace {
 // own batch is small, so that a small write is not delayed behind a big group.
 constexpr size_t kMaxGroupBytes = 1 << 20;
 constexpr size_t kSmallBatchBytes = 128 << 10;
-
-// Runs fn, turning an escaping exception (in practice std::bad_alloc) into a
-// Status: no exception crosses the public API.
-template <typename Fn>
-Status NoThrow(Fn&& fn) {
-  try {
-    return fn();
-  } catch (const std::bad_alloc&) {
-    return Status::IOError("out of memory");
-  } catch (const std::exception& e) {
-    return Status::IOError("unexpected exception", e.what());
-  }
-}
 
 Status ClosedError() { return Status::Closed("the database is closed"); }
 

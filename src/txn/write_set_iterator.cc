@@ -8,6 +8,8 @@
 #include <string>
 #include <utility>
 
+#include "util/no_throw.h"
+
 namespace lightning {
 
 ReadRangeObserver::~ReadRangeObserver() = default;
@@ -134,15 +136,11 @@ class WriteSetIterator final : public Iterator {
   // ends the iteration with an error instead of escaping the public API.
   template <typename Fn>
   void guarded(Fn&& fn) {
-    try {
+    Status s = NoThrow([&] {
       fn();
-    } catch (const std::bad_alloc&) {
-      fail(Status::IOError("write set iterator: out of memory"));
-    } catch (const std::exception& e) {
-      fail(Status::IOError("write set iterator: unexpected exception", e.what()));
-    } catch (...) {
-      fail(Status::IOError("write set iterator: unexpected exception"));
-    }
+      return Status::OK();
+    });
+    if (!s.ok()) fail(s);
   }
 
   void restart() {
