@@ -103,7 +103,7 @@ class TreeIterator final : public InternalIterator {
 
   bool valid() const override { return valid_; }
   Status status() const override { return status_; }
-  Slice key() const override { return key_; }
+  Slice key() const override { return Slice(key_.data(), key_size_); }
   Slice value() const override { return value_; }
 
   void seek_to_first() override { position(Mode::kFirst, Slice()); }
@@ -112,7 +112,7 @@ class TreeIterator final : public InternalIterator {
   void seek_for_prev(const Slice& target) override {
     seek(target);
     if (valid_) {
-      if (icmp_->compare(key_, target) > 0) prev();
+      if (icmp_->compare(key(), target) > 0) prev();
     } else if (status_.ok()) {
       seek_to_last();
     }
@@ -163,6 +163,7 @@ class TreeIterator final : public InternalIterator {
         l.index = mode == Mode::kFirst  ? 0
                   : mode == Mode::kLast ? l.node.count() - 1
                                         : l.node.lower_bound(*icmp_, target, &scratch_);
+        set_leaf_prefix(l.node.prefix());
         return true;
       }
       l.index = mode == Mode::kFirst  ? 0
@@ -211,12 +212,40 @@ class TreeIterator final : public InternalIterator {
     valid_ = false;
   }
 
+  // The key is rebuilt in key_[0, key_size_): the leaf's prefix is copied
+  // there once per leaf, each entry writes only its suffix after it.
+  void set_leaf_prefix(const Slice& prefix) {
+    if (key_.size() < prefix.size()) key_.resize(prefix.size());
+    if (!prefix.empty()) std::memcpy(&key_[0], prefix.data(), prefix.size());
+    prefix_size_ = prefix.size();
+    key_size_ = prefix.size();
+  }
+
+  void set_suffix(const Slice& suffix) {
+    key_size_ = prefix_size_ + suffix.size();
+    if (key_.size() < key_size_) key_.resize(key_size_);
+    if (!suffix.empty()) std::memcpy(&key_[prefix_size_], suffix.data(), suffix.size());
+  }
+
   void load() {
     Level& leaf = path_.back();
-    leaf.node.key(leaf.index, &key_);
+    Slice suffix;
+    // The common case, an intact entry with an inline value, in one pass.
+    if (leaf.node.inline_leaf_entry(leaf.index, &suffix, &value_)) {
+      set_suffix(suffix);
+      valid_ = true;
+      return;
+    }
+    load_slow(leaf);
+  }
+
+  // A blob, or a damaged entry (Corruption).
+  void load_slow(Level& leaf) {
+    Slice suffix;
     BlobRef blob;
     bool is_blob = false;
-    Status s = leaf.node.leaf_value(leaf.index, &value_, &blob, &is_blob);
+    Status s = leaf.node.leaf_entry(leaf.index, &suffix, &value_, &blob, &is_blob);
+    if (s.ok()) set_suffix(suffix);
     if (s.ok() && is_blob) {
       s = v_->pager()->read(v_->mapping(), blob.ref, PageType::kBlob, &blob_);
       if (s.ok() && blob_.payload().size() != blob.size) {
@@ -231,7 +260,10 @@ class TreeIterator final : public InternalIterator {
   const std::shared_ptr<const TreeVersion> v_;
   const InternalKeyComparator* const icmp_;
   std::vector<Level> path_;  // root first
-  std::string key_, scratch_;
+  std::string key_;          // key() is its first key_size_ bytes
+  size_t key_size_ = 0;
+  size_t prefix_size_ = 0;  // of the current leaf, at the start of key_
+  std::string scratch_;
   Slice value_;
   PageHandle blob_;
   Status status_;

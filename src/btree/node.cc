@@ -152,8 +152,12 @@ Slice NodeReader::key(uint32_t i, std::string* scratch) const {
 
 Status NodeReader::leaf_value(uint32_t i, Slice* value, BlobRef* blob, bool* is_blob) const {
   Slice suffix;
+  return leaf_entry(i, &suffix, value, blob, is_blob);
+}
+
+Status NodeReader::leaf_entry(uint32_t i, Slice* suffix, Slice* value, BlobRef* blob, bool* is_blob) const {
   const char* body;
-  Status s = entry(i, &suffix, &body);
+  Status s = entry(i, suffix, &body);
   if (!s.ok()) return s;
   const char* limit = payload_.data() + entries_end_;
   if (body >= limit) return Bad("truncated leaf entry");
