@@ -20,8 +20,24 @@ bool SameUserKey(const InternalKeyComparator& icmp, const Slice& a, const Slice&
   return icmp.user_comparator()->compare(ExtractUserKey(a), ExtractUserKey(b)) == 0;
 }
 
+// Asks the CPU to start loading the lines of the page at ref that reading
+// and searching the node touches (header, offsets at the end, entries spread
+// over the page), so that their cache misses overlap instead of following
+// one another through the dependent loads of a binary search. Only a hint:
+// nothing is read from the page here (prefetches never fault).
+void PrefetchNode(const TreeVersion& v, PageRef ref) {
+  const MappedRegion* map = v.mapping().get();
+  if (map == nullptr) return;
+  const uint32_t page_size = v.pager()->page_size();
+  if (ref.page >= map->size() / page_size) return;
+  const char* p = map->data() + ref.page * page_size;
+  for (uint32_t off = 0; off < page_size; off += page_size / 8) __builtin_prefetch(p + off);
+  __builtin_prefetch(p + page_size - 64);
+}
+
 // Reads a node and parses it.
 Status ReadNode(const TreeVersion& v, PageRef ref, bool leaf, PageHandle* page, NodeReader* node) {
+  PrefetchNode(v, ref);
   Status s = v.pager()->read(v.mapping(), ref, leaf ? PageType::kLeaf : PageType::kInternal, page);
   if (s.ok()) s = node->init(page->payload(), leaf);
   if (!s.ok() && s.IsCorruption()) {
@@ -99,7 +115,16 @@ namespace {
 
 class TreeIterator final : public InternalIterator {
  public:
-  explicit TreeIterator(std::shared_ptr<const TreeVersion> v) : v_(std::move(v)), icmp_(v_->comparator()) {}
+  explicit TreeIterator(std::shared_ptr<const TreeVersion> v) : v_(std::move(v)), icmp_(v_->comparator()) {
+    if (const MappedRegion* map = v_->mapping().get()) {
+      map_data_ = map->data();
+      map_size_ = map->size();
+    }
+    // One allocation each up front rather than regrowing on the first seek.
+    path_.reserve(v_->meta().height);
+    key_.resize(64);
+    scratch_.reserve(64);
+  }
 
   bool valid() const override { return valid_; }
   Status status() const override { return status_; }
@@ -205,11 +230,40 @@ class TreeIterator final : public InternalIterator {
         if (!s.ok()) return fail(s);
         const uint32_t h = v_->meta().height - static_cast<uint32_t>(path_.size());
         if (!descend(child, std::max(h, leaf_height), forward ? Mode::kFirst : Mode::kLast, Slice())) return;
+        prefetch_neighbor(forward);
         return load();
       }
       path_.pop_back();
     }
     valid_ = false;
+  }
+
+  // A scan reaching a leaf will soon want the next one (previous one going
+  // backwards): ask the CPU to start loading that page through the mapping
+  // now, so that stepping onto it does not stall on a cold page (the
+  // hardware prefetchers stop at page boundaries). Only a hint: the page is
+  // still read and verified through the pager when the scan gets there.
+  void prefetch_neighbor(bool forward) {
+    if (map_data_ == nullptr || path_.size() < 2) return;
+    const Level& parent = path_[path_.size() - 2];
+    if (forward ? parent.index + 1 >= parent.node.count() : parent.index == 0) return;
+    PageRef ref;
+    if (!parent.node.child(forward ? parent.index + 1 : parent.index - 1, &ref).ok()) return;
+    const uint32_t page_size = v_->pager()->page_size();
+    if (ref.page >= map_size_ / page_size) return;
+    const char* p = map_data_ + ref.page * page_size;
+    if (forward) {
+      // The header and the first entries; the hardware prefetcher follows
+      // the ascending accesses within the page from there. (Prefetching the
+      // whole page measured no faster, and slower on a first scan, whose
+      // pages are not mapped yet.)
+      for (uint32_t off = 0; off < 256; off += 64) __builtin_prefetch(p + off);
+      __builtin_prefetch(p + page_size - 64);  // the entry count and offsets
+    } else {
+      // Backwards the entries are read from the end of the payload down:
+      // measured fastest with the whole page requested.
+      for (uint32_t off = 0; off < page_size; off += 64) __builtin_prefetch(p + off);
+    }
   }
 
   // The key is rebuilt in key_[0, key_size_): the leaf's prefix is copied
@@ -259,6 +313,8 @@ class TreeIterator final : public InternalIterator {
 
   const std::shared_ptr<const TreeVersion> v_;
   const InternalKeyComparator* const icmp_;
+  const char* map_data_ = nullptr;  // the version's mapping (prefetch hints only)
+  size_t map_size_ = 0;
   std::vector<Level> path_;  // root first
   std::string key_;          // key() is its first key_size_ bytes
   size_t key_size_ = 0;
