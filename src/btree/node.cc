@@ -2,6 +2,7 @@
 #include "btree/node.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "util/coding.h"
 
@@ -145,8 +146,12 @@ Slice NodeReader::key(uint32_t i, std::string* scratch) const {
     scratch->clear();
     return Slice();
   }
-  scratch->assign(prefix_.data(), prefix_.size());
-  scratch->append(suffix.data(), suffix.size());
+  // Two memcpys into the reused buffer (no general string replace/append).
+  const size_t n = prefix_.size() + suffix.size();
+  if (scratch->size() != n) scratch->resize(n);
+  char* out = &(*scratch)[0];
+  if (!prefix_.empty()) std::memcpy(out, prefix_.data(), prefix_.size());
+  if (!suffix.empty()) std::memcpy(out + prefix_.size(), suffix.data(), suffix.size());
   return Slice(*scratch);
 }
 
