@@ -202,6 +202,61 @@ TEST_P(BTreeModelTest, RandomMergesMatchTheModel) {
   EXPECT_GT(version_->meta().height, 1u);
 }
 
+// The scan path (each leaf's prefix copied once, the suffix rebuilt per
+// entry, the neighbouring leaf prefetched): random walks of next/prev from
+// random seeks, changing direction often, also right at leaf boundaries,
+// checking key and value of every step against the model. The keys differ in
+// length and in how much of them the entries of a leaf share.
+TEST_P(BTreeModelTest, RandomWalksAcrossLeavesMatchTheModel) {
+  ASSERT_TRUE(open(0).ok());
+  Random rnd(test::RandomSeed());
+  SCOPED_TRACE("seed " + std::to_string(rnd.seed()));
+  for (int round = 0; round < 6; ++round) {
+    std::vector<Entry> batch;
+    std::map<std::string, bool> used;
+    for (int i = 0; i < 1500; ++i) {
+      // Short and long keys, sharing prefixes of varying lengths.
+      std::string user = key_for(rnd.uniform(key_space_));
+      user.resize(3 + rnd.uniform(user.size() - 2));
+      if (rnd.one_in(3)) user += std::string(rnd.uniform(40), static_cast<char>('a' + rnd.uniform(3)));
+      if (used.count(user)) continue;
+      used[user] = true;
+      const bool del = rnd.one_in(8);
+      const std::string value = del ? "" : rnd.random_bytes(rnd.one_in(60) ? GetParam().page_size + 10 : rnd.uniform(150));
+      batch.push_back(Entry{test::IKey(user, ++seq_, del ? kTypeDeletion : kTypeValue), value});
+    }
+    merge(batch);
+  }
+  ASSERT_GT(version_->meta().height, 1u);
+  ASSERT_FALSE(model_.empty());
+  std::unique_ptr<InternalIterator> it = btree::NewTreeIterator(version_);
+  for (int walk = 0; walk < 200; ++walk) {
+    const std::string target = key_for(rnd.uniform(key_space_)).substr(0, 3 + rnd.uniform(9));
+    it->seek(test::IKey(target, kMaxSequenceNumber, kValueTypeForSeek));
+    auto m = model_.lower_bound(target);
+    for (int step = 0; step < 300; ++step) {
+      ASSERT_EQ(it->valid(), m != model_.end()) << "walk " << walk << " step " << step;
+      ASSERT_TRUE(it->status().ok()) << it->status().ToString();
+      if (!it->valid()) break;
+      ASSERT_EQ(ExtractUserKey(it->key()).ToString(), m->first) << "walk " << walk << " step " << step;
+      ASSERT_EQ(it->value().ToString(), m->second) << m->first;
+      // Mostly forward in runs, with frequent turns.
+      const bool forward = (walk % 2 == 0) ? !rnd.one_in(4) : rnd.one_in(4);
+      if (forward) {
+        it->next();
+        ++m;
+      } else {
+        it->prev();
+        if (m == model_.begin()) {
+          m = model_.end();
+        } else {
+          --m;
+        }
+      }
+    }
+  }
+}
+
 TEST_P(BTreeModelTest, DeletingEverythingEmptiesTheTreeAndRefillingReusesSpace) {
   ASSERT_TRUE(open(0).ok());
   Random rnd(test::RandomSeed());

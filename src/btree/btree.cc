@@ -20,8 +20,24 @@ bool SameUserKey(const InternalKeyComparator& icmp, const Slice& a, const Slice&
   return icmp.user_comparator()->compare(ExtractUserKey(a), ExtractUserKey(b)) == 0;
 }
 
+// Asks the CPU to start loading the lines of the page at ref that reading
+// and searching the node touches (header, offsets at the end, entries spread
+// over the page), so that their cache misses overlap instead of following
+// one another through the dependent loads of a binary search. Only a hint:
+// nothing is read from the page here (prefetches never fault).
+void PrefetchNode(const TreeVersion& v, PageRef ref) {
+  const MappedRegion* map = v.mapping().get();
+  if (map == nullptr) return;
+  const uint32_t page_size = v.pager()->page_size();
+  if (ref.page >= map->size() / page_size) return;
+  const char* p = map->data() + ref.page * page_size;
+  for (uint32_t off = 0; off < page_size; off += page_size / 8) __builtin_prefetch(p + off);
+  __builtin_prefetch(p + page_size - 64);
+}
+
 // Reads a node and parses it.
 Status ReadNode(const TreeVersion& v, PageRef ref, bool leaf, PageHandle* page, NodeReader* node) {
+  PrefetchNode(v, ref);
   Status s = v.pager()->read(v.mapping(), ref, leaf ? PageType::kLeaf : PageType::kInternal, page);
   if (s.ok()) s = node->init(page->payload(), leaf);
   if (!s.ok() && s.IsCorruption()) {
@@ -99,11 +115,20 @@ namespace {
 
 class TreeIterator final : public InternalIterator {
  public:
-  explicit TreeIterator(std::shared_ptr<const TreeVersion> v) : v_(std::move(v)), icmp_(v_->comparator()) {}
+  explicit TreeIterator(std::shared_ptr<const TreeVersion> v) : v_(std::move(v)), icmp_(v_->comparator()) {
+    if (const MappedRegion* map = v_->mapping().get()) {
+      map_data_ = map->data();
+      map_size_ = map->size();
+    }
+    // One allocation each up front rather than regrowing on the first seek.
+    path_.reserve(v_->meta().height);
+    key_.resize(64);
+    scratch_.reserve(64);
+  }
 
   bool valid() const override { return valid_; }
   Status status() const override { return status_; }
-  Slice key() const override { return key_; }
+  Slice key() const override { return Slice(key_.data(), key_size_); }
   Slice value() const override { return value_; }
 
   void seek_to_first() override { position(Mode::kFirst, Slice()); }
@@ -112,7 +137,7 @@ class TreeIterator final : public InternalIterator {
   void seek_for_prev(const Slice& target) override {
     seek(target);
     if (valid_) {
-      if (icmp_->compare(key_, target) > 0) prev();
+      if (icmp_->compare(key(), target) > 0) prev();
     } else if (status_.ok()) {
       seek_to_last();
     }
@@ -163,6 +188,7 @@ class TreeIterator final : public InternalIterator {
         l.index = mode == Mode::kFirst  ? 0
                   : mode == Mode::kLast ? l.node.count() - 1
                                         : l.node.lower_bound(*icmp_, target, &scratch_);
+        set_leaf_prefix(l.node.prefix());
         return true;
       }
       l.index = mode == Mode::kFirst  ? 0
@@ -204,6 +230,7 @@ class TreeIterator final : public InternalIterator {
         if (!s.ok()) return fail(s);
         const uint32_t h = v_->meta().height - static_cast<uint32_t>(path_.size());
         if (!descend(child, std::max(h, leaf_height), forward ? Mode::kFirst : Mode::kLast, Slice())) return;
+        prefetch_neighbor(forward);
         return load();
       }
       path_.pop_back();
@@ -211,12 +238,68 @@ class TreeIterator final : public InternalIterator {
     valid_ = false;
   }
 
+  // A scan reaching a leaf will soon want the next one (previous one going
+  // backwards): ask the CPU to start loading that page through the mapping
+  // now, so that stepping onto it does not stall on a cold page (the
+  // hardware prefetchers stop at page boundaries). Only a hint: the page is
+  // still read and verified through the pager when the scan gets there.
+  void prefetch_neighbor(bool forward) {
+    if (map_data_ == nullptr || path_.size() < 2) return;
+    const Level& parent = path_[path_.size() - 2];
+    if (forward ? parent.index + 1 >= parent.node.count() : parent.index == 0) return;
+    PageRef ref;
+    if (!parent.node.child(forward ? parent.index + 1 : parent.index - 1, &ref).ok()) return;
+    const uint32_t page_size = v_->pager()->page_size();
+    if (ref.page >= map_size_ / page_size) return;
+    const char* p = map_data_ + ref.page * page_size;
+    if (forward) {
+      // The header and the first entries; the hardware prefetcher follows
+      // the ascending accesses within the page from there. (Prefetching the
+      // whole page measured no faster, and slower on a first scan, whose
+      // pages are not mapped yet.)
+      for (uint32_t off = 0; off < 256; off += 64) __builtin_prefetch(p + off);
+      __builtin_prefetch(p + page_size - 64);  // the entry count and offsets
+    } else {
+      // Backwards the entries are read from the end of the payload down:
+      // measured fastest with the whole page requested.
+      for (uint32_t off = 0; off < page_size; off += 64) __builtin_prefetch(p + off);
+    }
+  }
+
+  // The key is rebuilt in key_[0, key_size_): the leaf's prefix is copied
+  // there once per leaf, each entry writes only its suffix after it.
+  void set_leaf_prefix(const Slice& prefix) {
+    if (key_.size() < prefix.size()) key_.resize(prefix.size());
+    if (!prefix.empty()) std::memcpy(&key_[0], prefix.data(), prefix.size());
+    prefix_size_ = prefix.size();
+    key_size_ = prefix.size();
+  }
+
+  void set_suffix(const Slice& suffix) {
+    key_size_ = prefix_size_ + suffix.size();
+    if (key_.size() < key_size_) key_.resize(key_size_);
+    if (!suffix.empty()) std::memcpy(&key_[prefix_size_], suffix.data(), suffix.size());
+  }
+
   void load() {
     Level& leaf = path_.back();
-    leaf.node.key(leaf.index, &key_);
+    Slice suffix;
+    // The common case, an intact entry with an inline value, in one pass.
+    if (leaf.node.inline_leaf_entry(leaf.index, &suffix, &value_)) {
+      set_suffix(suffix);
+      valid_ = true;
+      return;
+    }
+    load_slow(leaf);
+  }
+
+  // A blob, or a damaged entry (Corruption).
+  void load_slow(Level& leaf) {
+    Slice suffix;
     BlobRef blob;
     bool is_blob = false;
-    Status s = leaf.node.leaf_value(leaf.index, &value_, &blob, &is_blob);
+    Status s = leaf.node.leaf_entry(leaf.index, &suffix, &value_, &blob, &is_blob);
+    if (s.ok()) set_suffix(suffix);
     if (s.ok() && is_blob) {
       s = v_->pager()->read(v_->mapping(), blob.ref, PageType::kBlob, &blob_);
       if (s.ok() && blob_.payload().size() != blob.size) {
@@ -230,8 +313,13 @@ class TreeIterator final : public InternalIterator {
 
   const std::shared_ptr<const TreeVersion> v_;
   const InternalKeyComparator* const icmp_;
+  const char* map_data_ = nullptr;  // the version's mapping (prefetch hints only)
+  size_t map_size_ = 0;
   std::vector<Level> path_;  // root first
-  std::string key_, scratch_;
+  std::string key_;          // key() is its first key_size_ bytes
+  size_t key_size_ = 0;
+  size_t prefix_size_ = 0;  // of the current leaf, at the start of key_
+  std::string scratch_;
   Slice value_;
   PageHandle blob_;
   Status status_;

@@ -2,6 +2,7 @@
 #include "btree/node.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "util/coding.h"
 
@@ -145,15 +146,23 @@ Slice NodeReader::key(uint32_t i, std::string* scratch) const {
     scratch->clear();
     return Slice();
   }
-  scratch->assign(prefix_.data(), prefix_.size());
-  scratch->append(suffix.data(), suffix.size());
+  // Two memcpys into the reused buffer (no general string replace/append).
+  const size_t n = prefix_.size() + suffix.size();
+  if (scratch->size() != n) scratch->resize(n);
+  char* out = &(*scratch)[0];
+  if (!prefix_.empty()) std::memcpy(out, prefix_.data(), prefix_.size());
+  if (!suffix.empty()) std::memcpy(out + prefix_.size(), suffix.data(), suffix.size());
   return Slice(*scratch);
 }
 
 Status NodeReader::leaf_value(uint32_t i, Slice* value, BlobRef* blob, bool* is_blob) const {
   Slice suffix;
+  return leaf_entry(i, &suffix, value, blob, is_blob);
+}
+
+Status NodeReader::leaf_entry(uint32_t i, Slice* suffix, Slice* value, BlobRef* blob, bool* is_blob) const {
   const char* body;
-  Status s = entry(i, &suffix, &body);
+  Status s = entry(i, suffix, &body);
   if (!s.ok()) return s;
   const char* limit = payload_.data() + entries_end_;
   if (body >= limit) return Bad("truncated leaf entry");

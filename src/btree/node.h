@@ -31,6 +31,7 @@
 #include "lightning/comparator.h"
 #include "lightning/slice.h"
 #include "lightning/status.h"
+#include "util/coding.h"
 
 namespace lightning {
 namespace btree {
@@ -78,8 +79,17 @@ class NodeReader {
   uint32_t count() const { return count_; }
   // Key of entry i (prefix + suffix) into *scratch; returns it.
   Slice key(uint32_t i, std::string* scratch) const;
+  // The prefix every compared key of the node starts with.
+  Slice prefix() const { return prefix_; }
   // Leaf: the value (inline) or *blob (is_blob). Internal: the child.
   Status leaf_value(uint32_t i, Slice* value, BlobRef* blob, bool* is_blob) const;
+  // Leaf: entry i's key suffix (its key is prefix() + suffix) and value, in
+  // one decoding (what leaf_value() and key() together do).
+  Status leaf_entry(uint32_t i, Slice* suffix, Slice* value, BlobRef* blob, bool* is_blob) const;
+  // Leaf, the scans' fast path: entry i's suffix and inline value with the
+  // same checks as leaf_entry(); false if the entry is a blob or damaged
+  // (leaf_entry() then says which).
+  bool inline_leaf_entry(uint32_t i, Slice* suffix, Slice* value) const;
   Status child(uint32_t i, PageRef* child) const;
   // Leaf: the first entry with key >= target (count() if none).
   uint32_t lower_bound(const Comparator& cmp, const Slice& target, std::string* scratch) const;
@@ -97,6 +107,22 @@ class NodeReader {
   size_t entries_begin_ = 0;
   size_t entries_end_ = 0;
 };
+
+inline bool NodeReader::inline_leaf_entry(uint32_t i, Slice* suffix, Slice* value) const {
+  const uint32_t off = DecodeFixed32(offsets_ + 4 * i);
+  if (off < entries_begin_ || off >= entries_end_) return false;
+  const char* limit = payload_.data() + entries_end_;
+  uint32_t n = 0;
+  const char* p = GetVarint32Ptr(payload_.data() + off, limit, &n);
+  if (p == nullptr || n > static_cast<size_t>(limit - p)) return false;
+  *suffix = Slice(p, n);
+  p += n;
+  if (p >= limit || *p != 0) return false;  // truncated, or not an inline value
+  p = GetVarint32Ptr(p + 1, limit, &n);
+  if (p == nullptr || n > static_cast<size_t>(limit - p)) return false;
+  *value = Slice(p, n);
+  return true;
+}
 
 }  // namespace btree
 }  // namespace lightning

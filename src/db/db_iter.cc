@@ -2,6 +2,7 @@
 #include "db/db_iter.h"
 
 #include <cassert>
+#include <cstring>
 #include <exception>
 #include <new>
 #include <string>
@@ -10,10 +11,12 @@
 #include "btree/btree.h"
 #include "db/table_cache.h"
 #include "db/version.h"
+#include "lightning/comparator.h"
 #include "memtable/memtable.h"
 #include "util/concatenating_iterator.h"
 #include "util/iterator.h"
 #include "util/merging_iterator.h"
+#include "util/no_throw.h"
 
 namespace lightning {
 
@@ -21,21 +24,54 @@ Iterator::~Iterator() = default;
 
 namespace {
 
+// A byte buffer that keeps its capacity, so that assigning a key or value
+// of about the same size as the last one is a memcpy (no allocation, none of
+// std::string's general replace path). A buffer more than 1 MiB larger than
+// what it holds is released, so one huge value does not pin memory.
+class Buffer {
+ public:
+  void assign(const Slice& s) {
+    if (buf_.size() < s.size() || buf_.size() > s.size() + kKeepLimit) {
+      std::string fresh(s.data(), s.size());
+      buf_.swap(fresh);
+    } else if (!s.empty()) {
+      std::memmove(&buf_[0], s.data(), s.size());  // s may be slice()
+    }
+    size_ = s.size();
+  }
+  void clear() {
+    if (buf_.size() > kKeepLimit) std::string().swap(buf_);
+    size_ = 0;
+  }
+  Slice slice() const { return Slice(buf_.data(), size_); }
+
+ private:
+  static constexpr size_t kKeepLimit = size_t{1} << 20;
+  std::string buf_;  // the bytes are its first size_ bytes
+  size_t size_ = 0;
+};
+
 class DBIter final : public Iterator {
  public:
   DBIter(const Comparator* ucmp, DBIterSources pins, std::unique_ptr<InternalIterator> iter)
-      : ucmp_(ucmp), sequence_(pins.sequence), pins_(std::move(pins)), iter_(std::move(iter)) {}
+      : ucmp_(ucmp),
+        bytewise_(ucmp == BytewiseComparator()),
+        sequence_(pins.sequence),
+        pins_(std::move(pins)),
+        iter_(std::move(iter)) {}
 
   bool valid() const override { return valid_; }
 
+  // Both directions set key_ and value_ when they make the iterator valid:
+  // forward they point into iter_'s entry, reverse into the saved copies.
   Slice key() const override {
     assert(valid_);
-    return direction_ == kForward ? ExtractUserKey(iter_->key()) : Slice(saved_key_);
+    return key_;
   }
 
   Slice value() const override {
     assert(valid_);
-    return direction_ == kForward ? iter_->value() : Slice(saved_value_);
+    return value_;
   }
 
   Status status() const override {
@@ -64,9 +100,9 @@ class DBIter final : public Iterator {
       restart(kForward);
       // The first entry of target visible at sequence_ (entries of target
       // newer than the snapshot sort before it).
-      AppendInternalKey(&saved_key_, ParsedInternalKey{target, sequence_, kValueTypeForSeek});
-      iter_->seek(saved_key_);
-      saved_key_.clear();
+      seek_key_.clear();
+      AppendInternalKey(&seek_key_, ParsedInternalKey{target, sequence_, kValueTypeForSeek});
+      iter_->seek(seek_key_);
       find_next_user_entry(false);
     });
   }
@@ -78,9 +114,9 @@ class DBIter final : public Iterator {
       // target: the internal iterator lands on target's oldest entry (or the
       // last entry of a smaller key), and find_prev_user_entry() walks back
       // over target's versions.
-      AppendInternalKey(&saved_key_, ParsedInternalKey{target, 0, kTypeDeletion});
-      iter_->seek_for_prev(saved_key_);
-      saved_key_.clear();
+      seek_key_.clear();
+      AppendInternalKey(&seek_key_, ParsedInternalKey{target, 0, kTypeDeletion});
+      iter_->seek_for_prev(seek_key_);
       find_prev_user_entry();
     });
   }
@@ -92,7 +128,7 @@ class DBIter final : public Iterator {
         // iter_ is just before the entries of key() (saved_key_), or
         // exhausted at the front: step into them, and skip them below.
         direction_ = kForward;
-        clear_saved_value();
+        saved_value_.clear();
         if (iter_->valid()) {
           iter_->next();
         } else {
@@ -100,7 +136,7 @@ class DBIter final : public Iterator {
         }
       } else {
         // iter_ is at key()'s visible entry: skip the rest of that key.
-        saved_key_.assign(key().data(), key().size());
+        saved_key_.assign(key_);
         iter_->next();
       }
       find_next_user_entry(true);
@@ -114,7 +150,7 @@ class DBIter final : public Iterator {
         // iter_ is at key()'s visible entry: move it before every entry of
         // key() (newer, invisible versions included), then use the reverse
         // scan.
-        saved_key_.assign(key().data(), key().size());
+        saved_key_.assign(key_);
         for (;;) {
           iter_->prev();
           if (!iter_->valid()) {
@@ -124,7 +160,7 @@ class DBIter final : public Iterator {
           }
           ParsedInternalKey ikey;
           if (!parse(&ikey)) return;
-          if (ucmp_->compare(ikey.user_key, saved_key_) < 0) break;
+          if (user_compare(ikey.user_key, saved_key_.slice()) < 0) break;
         }
         direction_ = kReverse;
       }
@@ -139,27 +175,28 @@ class DBIter final : public Iterator {
   // iteration with an error instead of escaping the public API.
   template <typename Fn>
   void guarded(Fn&& fn) {
-    try {
+    Status s = NoThrow([&] {
       fn();
-    } catch (const std::bad_alloc&) {
-      fail(Status::IOError("out of memory"));
-    } catch (const std::exception& e) {
-      fail(Status::IOError("unexpected exception", e.what()));
-    }
+      return Status::OK();
+    });
+    if (!s.ok()) fail(s);
   }
+
+  // The user comparator, without the virtual call for the bytewise one.
+  int user_compare(const Slice& a, const Slice& b) const { return bytewise_ ? a.compare(b) : ucmp_->compare(a, b); }
 
   void restart(Direction direction) {
     status_ = Status::OK();
     direction_ = direction;
     valid_ = false;
     saved_key_.clear();
-    clear_saved_value();
+    saved_value_.clear();
   }
 
   void invalidate() {
     valid_ = false;
     saved_key_.clear();
-    clear_saved_value();
+    saved_value_.clear();
   }
 
   void fail(const Status& s) {
@@ -184,15 +221,16 @@ class DBIter final : public Iterator {
       ParsedInternalKey ikey;
       if (!parse(&ikey)) return;
       if (ikey.sequence <= sequence_) {
-        if (skipping && ucmp_->compare(ikey.user_key, saved_key_) <= 0) {
+        if (skipping && user_compare(ikey.user_key, saved_key_.slice()) <= 0) {
           // An older version of a key already shown or deleted.
         } else if (ikey.type == kTypeDeletion) {
           // key's newest visible version: hide it and its older versions.
-          saved_key_.assign(ikey.user_key.data(), ikey.user_key.size());
+          saved_key_.assign(ikey.user_key);
           skipping = true;
         } else {
           valid_ = true;
-          saved_key_.clear();
+          key_ = ikey.user_key;
+          value_ = iter_->value();
           return;
         }
       }
@@ -213,19 +251,16 @@ class DBIter final : public Iterator {
       ParsedInternalKey ikey;
       if (!parse(&ikey)) return;
       if (ikey.sequence <= sequence_) {
-        if (value_type != kTypeDeletion && ucmp_->compare(ikey.user_key, saved_key_) < 0) {
+        if (value_type != kTypeDeletion && user_compare(ikey.user_key, saved_key_.slice()) < 0) {
           break;  // saved_key_ is complete: every version of it was passed
         }
         value_type = ikey.type;
         if (value_type == kTypeDeletion) {
           saved_key_.clear();
-          clear_saved_value();
+          saved_value_.clear();
         } else {
-          const Slice v = iter_->value();
-          // Do not keep a huge buffer for a small value.
-          if (saved_value_.capacity() > v.size() + (1u << 20)) std::string().swap(saved_value_);
-          saved_key_.assign(ikey.user_key.data(), ikey.user_key.size());
-          saved_value_.assign(v.data(), v.size());
+          saved_key_.assign(ikey.user_key);
+          saved_value_.assign(iter_->value());
         }
       }
       iter_->prev();
@@ -240,18 +275,13 @@ class DBIter final : public Iterator {
       direction_ = kForward;
     } else {
       valid_ = true;
-    }
-  }
-
-  void clear_saved_value() {
-    if (saved_value_.capacity() > (1u << 20)) {
-      std::string().swap(saved_value_);
-    } else {
-      saved_value_.clear();
+      key_ = saved_key_.slice();
+      value_ = saved_value_.slice();
     }
   }
 
   const Comparator* const ucmp_;
+  const bool bytewise_;  // ucmp_ is BytewiseComparator()
   const SequenceNumber sequence_;
   // Declared before iter_ so that they outlive it: the children read the
   // memtables and the Version's tables and tree.
@@ -260,9 +290,11 @@ class DBIter final : public Iterator {
 
   Direction direction_ = kForward;
   bool valid_ = false;
-  Status status_;           // an error of the DBIter itself (or an exception)
-  std::string saved_key_;   // reverse: key(); forward: the key being skipped
-  std::string saved_value_;  // reverse: value()
+  Status status_;       // an error of the DBIter itself (or an exception)
+  Slice key_, value_;   // key() and value() while valid_
+  Buffer saved_key_;    // reverse: key(); forward: the key being skipped
+  Buffer saved_value_;  // reverse: value()
+  std::string seek_key_;  // the internal key a seek looks for
 };
 
 class ErrorIterator final : public Iterator {
@@ -290,8 +322,19 @@ std::unique_ptr<InternalIterator> NewInternalIterator(const InternalKeyComparato
   std::vector<std::unique_ptr<InternalIterator>> children;
   // Newest source first (the merging iterator's tie order; internal keys do
   // not repeat across sources, so this only makes the order deterministic).
-  if (sources.mem != nullptr) children.push_back(sources.mem->new_iterator());
-  for (const auto& imm : sources.imms) children.push_back(imm->new_iterator());
+  //
+  // Empty sources are left out: every merged step would pay for them, and
+  // with a single source left (e.g. everything compacted into the tree) the
+  // DBIter reads it directly, without a merging iterator. An empty memtable
+  // has nothing at or below the snapshot: a write is inserted into the
+  // memtable before its sequence is published (under the database mutex the
+  // snapshot was taken under), so what the memtable receives later has a
+  // sequence above sources.sequence and would be skipped anyway. (The write
+  // leader's conflict checks see every numbered write in the same way.)
+  if (sources.mem != nullptr && !sources.mem->empty()) children.push_back(sources.mem->new_iterator());
+  for (const auto& imm : sources.imms) {
+    if (!imm->empty()) children.push_back(imm->new_iterator());
+  }
   if (include_tables) {
     const Version& version = *sources.version;
     // Each level's opener keeps its own copy of the prefix (the caller may
@@ -311,7 +354,7 @@ std::unique_ptr<InternalIterator> NewInternalIterator(const InternalKeyComparato
       children.push_back(NewConcatenatingIterator(
           icmp, std::move(ranges), [open_table, files](size_t i) { return open_table(*(*files)[i]); }));
     }
-    children.push_back(btree::NewTreeIterator(version.tree()));
+    if (!version.tree()->empty()) children.push_back(btree::NewTreeIterator(version.tree()));
   }
   return NewMergingIterator(icmp, std::move(children));
 }

@@ -8,6 +8,8 @@
 //   table (newest first), one concatenating iterator per level 1..6 (opening
 //   its tables lazily through the TableCache), and the B+Tree
 //
+// (empty memtables and an empty tree are left out: they hold nothing at or
+// below the snapshot; a single remaining source is read without a merge)
 // and turns that stream of internal keys (every version of every key) into
 // the user's view as of one sequence number S, fixed at creation: entries
 // with a sequence above S are skipped, of each user key only the newest

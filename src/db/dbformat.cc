@@ -9,7 +9,7 @@ void AppendInternalKey(std::string* result, const ParsedInternalKey& key) {
 }
 
 int InternalKeyComparator::compare(const Slice& a, const Slice& b) const {
-  int r = user_->compare(ExtractUserKey(a), ExtractUserKey(b));
+  int r = bytewise_ ? ExtractUserKey(a).compare(ExtractUserKey(b)) : user_->compare(ExtractUserKey(a), ExtractUserKey(b));
   if (r == 0) {
     const uint64_t atag = ExtractTag(a);
     const uint64_t btag = ExtractTag(b);

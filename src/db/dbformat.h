@@ -66,7 +66,9 @@ inline uint64_t ExtractTag(const Slice& internal_key) {
 class InternalKeyComparator final : public Comparator {
  public:
   explicit InternalKeyComparator(const Comparator* user)
-      : user_(user), name_(std::string("lightning.InternalKeyComparator:") + user->name()) {}
+      : user_(user),
+        bytewise_(user == BytewiseComparator()),
+        name_(std::string("lightning.InternalKeyComparator:") + user->name()) {}
   int compare(const Slice& a, const Slice& b) const override;
   // Embeds the user comparator's name, so tables record which order they use.
   const char* name() const override { return name_.c_str(); }
@@ -76,6 +78,7 @@ class InternalKeyComparator final : public Comparator {
 
  private:
   const Comparator* user_;
+  bool bytewise_;  // user_ is BytewiseComparator(): compared inline
   std::string name_;
 };
 

@@ -50,9 +50,30 @@ bool GetVarint64(Slice* input, uint64_t* value);
 bool GetLengthPrefixedSlice(Slice* input, Slice* result);
 
 // Pointer-based decoders: return a pointer past the parsed value, or nullptr
-// if the varint is malformed or runs past limit.
-const char* GetVarint32Ptr(const char* p, const char* limit, uint32_t* value);
-const char* GetVarint64Ptr(const char* p, const char* limit, uint64_t* value);
+// if the varint is malformed or runs past limit. The one-byte case (lengths
+// below 128, the common one on every read path) is decoded inline.
+const char* GetVarint32PtrFallback(const char* p, const char* limit, uint32_t* value);
+const char* GetVarint64PtrFallback(const char* p, const char* limit, uint64_t* value);
+inline const char* GetVarint32Ptr(const char* p, const char* limit, uint32_t* value) {
+  if (p < limit) {
+    const uint32_t byte = static_cast<unsigned char>(*p);
+    if ((byte & 0x80) == 0) {
+      *value = byte;
+      return p + 1;
+    }
+  }
+  return GetVarint32PtrFallback(p, limit, value);
+}
+inline const char* GetVarint64Ptr(const char* p, const char* limit, uint64_t* value) {
+  if (p < limit) {
+    const uint64_t byte = static_cast<unsigned char>(*p);
+    if ((byte & 0x80) == 0) {
+      *value = byte;
+      return p + 1;
+    }
+  }
+  return GetVarint64PtrFallback(p, limit, value);
+}
 
 // Writes v at dst; returns a pointer past the last byte written.
 char* EncodeVarint32(char* dst, uint32_t v);
