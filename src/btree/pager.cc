@@ -303,6 +303,27 @@ Status BTreePager::read(const std::shared_ptr<const MappedRegion>& map, PageRef 
       }
     }
   }
+  // First read of an uncompressed extent in the mapping: verify it in
+  // place and record it, without a cache lookup or any allocation (a full
+  // scan after a compaction reads every leaf this way once).
+  if (map != nullptr && ref.page >= 2) {
+    const uint64_t offset = ref.page * page_size_;
+    const uint64_t mapped = std::min<uint64_t>(map->size(), file_size_.load(std::memory_order_acquire));
+    PageHeader header;
+    if (offset + page_size_ <= mapped && DecodePageHeader(map->data() + offset, page_size_, ref.page, &header).ok() &&
+        header.compression == CompressionType::kNone && header.epoch == ref.epoch && header.type == type &&
+        offset + uint64_t{header.page_count} * page_size_ <= mapped) {
+      std::atomic<uint64_t>* slot = verified_slot(ref.page, true);
+      if (slot != nullptr && VerifyExtent(map->data() + offset, header, page_size_).ok()) {
+        slot->store(ref.epoch + 1, std::memory_order_release);
+        in_place_verifications_.fetch_add(1, std::memory_order_relaxed);
+        out->payload_ = Slice(map->data() + offset + kPageHeaderSize, header.payload_size);
+        out->page_count_ = header.page_count;
+        return Status::OK();
+      }
+      // No slot (out of memory), or damage: the path below reports it.
+    }
+  }
   char key[24];
   cache_key(ref, key);
   Cache* cache = options_.cache;

@@ -104,6 +104,9 @@ class BTreePager {
 
   // Reads served in place through the verified-page table (no cache lookup).
   uint64_t in_place_reads() const;
+  // First reads of mapped extents, verified in place (checksummed, no cache
+  // lookup): misses, in the cache's terms.
+  uint64_t in_place_verifications() const { return in_place_verifications_.load(std::memory_order_relaxed); }
 
   // Bytes written to the file since open (extents, free lists, meta pages).
   uint64_t bytes_written() const { return bytes_written_.load(std::memory_order_relaxed); }
@@ -188,6 +191,7 @@ class BTreePager {
   };
   static constexpr size_t kStripes = 16;
   mutable Stripe in_place_[kStripes];
+  mutable std::atomic<uint64_t> in_place_verifications_{0};
 
   mutable port::Mutex mu_;
   TreeMeta committed_ GUARDED_BY(mu_);
