@@ -55,6 +55,8 @@ struct DatabaseStats {
   uint64_t write_stops = 0;               // times writers had to wait for background work
   uint64_t write_stall_micros = 0;        // total time writers spent delayed or waiting
   uint64_t block_cache_hits = 0;    // lookups of SSTable blocks and tree pages
+  // Misses, plus first reads of tree pages verified in place through the
+  // memory map (they cost a checksum, though no cache lookup).
   uint64_t block_cache_misses = 0;
   // Tree pages read in place through the memory map, verified earlier (no
   // cache lookup needed; see Options::cache_size).

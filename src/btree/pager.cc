@@ -283,40 +283,31 @@ void BTreePager::extend_file_size(uint64_t end) {
 
 Status BTreePager::read(const std::shared_ptr<const MappedRegion>& map, PageRef ref, PageType type, PageHandle* out) const {
   out->reset();
-  // Fast path: an uncompressed extent in the mapping, verified before at
-  // this epoch, is used in place, without the cache or any lock. (The caller
-  // holds the mapping, through its TreeVersion, while it uses the page.)
-  if (map != nullptr && ref.page >= 2) {
-    const std::atomic<uint64_t>* slot = verified_slot(ref.page, false);
-    if (slot != nullptr && slot->load(std::memory_order_acquire) == ref.epoch + 1) {
-      const uint64_t offset = ref.page * page_size_;
-      const uint64_t mapped = std::min<uint64_t>(map->size(), file_size_.load(std::memory_order_acquire));
-      PageHeader header;
-      if (offset + page_size_ <= mapped && DecodePageHeader(map->data() + offset, page_size_, ref.page, &header).ok() &&
-          header.epoch == ref.epoch && header.type == type && header.compression == CompressionType::kNone &&
-          offset + uint64_t{header.page_count} * page_size_ <= mapped) {
-        out->payload_ = Slice(map->data() + offset + kPageHeaderSize, header.payload_size);
-        out->page_count_ = header.page_count;
-        static thread_local const size_t stripe = std::hash<std::thread::id>()(std::this_thread::get_id()) % kStripes;
-        in_place_[stripe].n.fetch_add(1, std::memory_order_relaxed);
-        return Status::OK();
-      }
-    }
-  }
-  // First read of an uncompressed extent in the mapping: verify it in
-  // place and record it, without a cache lookup or any allocation (a full
-  // scan after a compaction reads every leaf this way once).
+  // An uncompressed extent in the mapping is used in place, without the
+  // cache or any lock: if it was verified at this epoch before, only its
+  // header is decoded; otherwise (a first read: a full scan after a
+  // compaction reads every leaf this way once) it is verified now and
+  // recorded. (The caller holds the mapping, through its TreeVersion, while
+  // it uses the page.)
   if (map != nullptr && ref.page >= 2) {
     const uint64_t offset = ref.page * page_size_;
     const uint64_t mapped = std::min<uint64_t>(map->size(), file_size_.load(std::memory_order_acquire));
     PageHeader header;
     if (offset + page_size_ <= mapped && DecodePageHeader(map->data() + offset, page_size_, ref.page, &header).ok() &&
-        header.compression == CompressionType::kNone && header.epoch == ref.epoch && header.type == type &&
+        header.epoch == ref.epoch && header.type == type && header.compression == CompressionType::kNone &&
         offset + uint64_t{header.page_count} * page_size_ <= mapped) {
       std::atomic<uint64_t>* slot = verified_slot(ref.page, true);
-      if (slot != nullptr && VerifyExtent(map->data() + offset, header, page_size_).ok()) {
+      bool verified = false;
+      if (slot != nullptr && slot->load(std::memory_order_acquire) == ref.epoch + 1) {
+        static thread_local const size_t stripe = std::hash<std::thread::id>()(std::this_thread::get_id()) % kStripes;
+        in_place_[stripe].n.fetch_add(1, std::memory_order_relaxed);
+        verified = true;
+      } else if (slot != nullptr && VerifyExtent(map->data() + offset, header, page_size_).ok()) {
         slot->store(ref.epoch + 1, std::memory_order_release);
         in_place_verifications_.fetch_add(1, std::memory_order_relaxed);
+        verified = true;
+      }
+      if (verified) {
         out->payload_ = Slice(map->data() + offset + kPageHeaderSize, header.payload_size);
         out->page_count_ = header.page_count;
         return Status::OK();
@@ -383,13 +374,8 @@ Status BTreePager::read(const std::shared_ptr<const MappedRegion>& map, PageRef 
       e->payload = stored;
       charge = e->owned.size() + sizeof(CachedExtent);
     } else {
-      // Verified in place: later reads take the fast path above.
-      if (std::atomic<uint64_t>* slot = verified_slot(ref.page, true)) {
-        slot->store(ref.epoch + 1, std::memory_order_release);
-        out->payload_ = stored;
-        out->page_count_ = header.page_count;
-        return Status::OK();
-      }
+      // Mapped and verified, but the in-place path above had no slot to
+      // record it in (out of memory): cache a view of the mapping instead.
       e->map = map;
       e->payload = stored;
       charge = kMappedViewCharge;

@@ -9,6 +9,7 @@
 #include "cache/arc_cache.h"
 #include "db/db_iter.h"
 #include "db/filenames.h"
+#include "db/scan_options.h"
 #include "db/write_batch_internal.h"
 #include "txn/transaction_impl.h"
 #include "util/no_throw.h"
@@ -120,35 +121,18 @@ std::vector<Result<std::string>> Database::get_batch(const std::vector<std::stri
   return get_batch(slices, read_options);
 }
 
-namespace {
-
-ScanOptions MakeScanOptions(const std::optional<Slice>& start, const std::optional<Slice>& end, size_t limit) {
-  ScanOptions o;
-  if (start) o.start = start->ToString();
-  if (end) o.end = end->ToString();
-  o.limit = limit;
-  return o;
-}
-
-}  // namespace
-
 Scan Database::scan(std::optional<Slice> start, std::optional<Slice> end, size_t limit,
                     const ReadOptions& read_options) {
-  return new_scan(MakeScanOptions(start, end, limit), read_options);
+  return new_scan(RangeScanOptions(start, end, limit, /*reverse=*/false), read_options);
 }
 
 Scan Database::scan_reverse(std::optional<Slice> start, std::optional<Slice> end, size_t limit,
                             const ReadOptions& read_options) {
-  ScanOptions o = MakeScanOptions(start, end, limit);
-  o.reverse = true;
-  return new_scan(o, read_options);
+  return new_scan(RangeScanOptions(start, end, limit, /*reverse=*/true), read_options);
 }
 
 Scan Database::scan_prefix(const Slice& prefix, size_t limit, const ReadOptions& read_options) {
-  ScanOptions o;
-  o.prefix = prefix.ToString();
-  o.limit = limit;
-  return new_scan(o, read_options);
+  return new_scan(PrefixScanOptions(prefix, limit), read_options);
 }
 
 Status Database::put_batch(const std::vector<std::pair<std::string, std::string>>& entries,
@@ -692,13 +676,7 @@ Status DBImpl::write_impl(const WriteBatch* batch, Durability durability, bool f
     DBIterSources latest;
     const bool any_check = std::any_of(group_members_.begin(), group_members_.end(),
                                        [](const Writer* m) { return m->check != nullptr; });
-    if (any_check) {
-      latest.sequence = first_seq - 1;
-      latest.mem = mem_;
-      for (auto it = imm_.rbegin(); it != imm_.rend(); ++it) latest.imms.push_back(it->mem);
-      latest.version = current_;
-      latest.memtables_first_sequence = imm_.empty() ? mem_first_sequence_ : imm_.front().first_sequence;
-    }
+    if (any_check) current_sources(&latest);
     Slice payload;
     uint32_t count = 0;
     {
@@ -910,14 +888,18 @@ Status DBImpl::read_sources(const ReadOptions& read_options, DBIterSources* sour
   }
   port::MutexLock l(&mu_);
   if (closed_.load(std::memory_order_acquire)) return ClosedError();
-  sources->sequence = read_options.snapshot != nullptr ? read_options.snapshot->sequence()
-                                                       : last_sequence_.load(std::memory_order_acquire);
+  current_sources(sources);
+  if (read_options.snapshot != nullptr) sources->sequence = read_options.snapshot->sequence();
+  return Status::OK();
+}
+
+void DBImpl::current_sources(DBIterSources* sources) {
+  sources->sequence = last_sequence_.load(std::memory_order_acquire);
   sources->mem = mem_;
   sources->imms.clear();
   for (auto it = imm_.rbegin(); it != imm_.rend(); ++it) sources->imms.push_back(it->mem);
   sources->version = current_;
   sources->memtables_first_sequence = imm_.empty() ? mem_first_sequence_ : imm_.front().first_sequence;
-  return Status::OK();
 }
 
 namespace {

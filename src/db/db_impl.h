@@ -133,6 +133,8 @@ class DBImpl final : public Database {
   // memtable into a table under mu_). Closed after close(); InvalidArgument
   // for a snapshot of another database.
   Status read_sources(const ReadOptions& read_options, DBIterSources* sources) EXCLUDES(mu_);
+  // The memtables, version and last published sequence as they are now.
+  void current_sources(DBIterSources* sources) REQUIRES(mu_);
   // A DBIter over read_sources() (prefix: see DBIterSources::prefix), or an
   // error iterator.
   std::unique_ptr<Iterator> new_db_iterator(const ReadOptions& read_options, const std::string& prefix);

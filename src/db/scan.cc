@@ -3,6 +3,7 @@
 
 #include <utility>
 
+#include "db/scan_options.h"
 #include "lightning/comparator.h"
 
 namespace lightning {
@@ -25,6 +26,23 @@ bool PrefixSuccessor(const std::string& prefix, std::string* out) {
 }
 
 }  // namespace
+
+ScanOptions RangeScanOptions(const std::optional<Slice>& start, const std::optional<Slice>& end, size_t limit,
+                             bool reverse) {
+  ScanOptions o;
+  if (start) o.start = start->ToString();
+  if (end) o.end = end->ToString();
+  o.limit = limit;
+  o.reverse = reverse;
+  return o;
+}
+
+ScanOptions PrefixScanOptions(const Slice& prefix, size_t limit) {
+  ScanOptions o;
+  o.prefix = prefix.ToString();
+  o.limit = limit;
+  return o;
+}
 
 Scan::Scan(std::unique_ptr<Iterator> it, const Comparator* cmp, ScanOptions options)
     : it_(std::move(it)),

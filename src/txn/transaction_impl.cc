@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "db/db_impl.h"
+#include "db/scan_options.h"
 #include "db/write_batch_internal.h"
 #include "lightning/write_batch.h"
 
@@ -19,27 +20,15 @@ Result<std::string> Transaction::get(const Slice& key) {
 }
 
 Scan Transaction::scan(std::optional<Slice> start, std::optional<Slice> end, size_t limit) {
-  ScanOptions o;
-  if (start) o.start = start->ToString();
-  if (end) o.end = end->ToString();
-  o.limit = limit;
-  return new_scan(o);
+  return new_scan(RangeScanOptions(start, end, limit, /*reverse=*/false));
 }
 
 Scan Transaction::scan_reverse(std::optional<Slice> start, std::optional<Slice> end, size_t limit) {
-  ScanOptions o;
-  if (start) o.start = start->ToString();
-  if (end) o.end = end->ToString();
-  o.limit = limit;
-  o.reverse = true;
-  return new_scan(o);
+  return new_scan(RangeScanOptions(start, end, limit, /*reverse=*/true));
 }
 
 Scan Transaction::scan_prefix(const Slice& prefix, size_t limit) {
-  ScanOptions o;
-  o.prefix = prefix.ToString();
-  o.limit = limit;
-  return new_scan(o);
+  return new_scan(PrefixScanOptions(prefix, limit));
 }
 
 namespace {
