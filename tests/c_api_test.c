@@ -659,6 +659,7 @@ static void test_snapshots(void) {
   CHECK_CODE(lightning_snapshot_sequence(NULL, &seq2), LIGHTNING_INVALID_ARGUMENT);
   CHECK_CODE(lightning_snapshot_sequence(snap, NULL), LIGHTNING_INVALID_ARGUMENT);
   CHECK_CODE(lightning_db_snapshot_create(db, NULL, NULL), LIGHTNING_INVALID_ARGUMENT);
+  lightning_snapshot_destroy(snap);
   CHECK_CODE(lightning_db_snapshot_create(NULL, &snap, NULL), LIGHTNING_INVALID_ARGUMENT);
   CHECK(snap == NULL);
 
@@ -999,6 +1000,7 @@ static void test_stats_and_maintenance(void) {
   CHECK_CODE(lightning_stats_count(NULL, &count), LIGHTNING_INVALID_ARGUMENT);
   CHECK_CODE(lightning_stats_count(stats, NULL), LIGHTNING_INVALID_ARGUMENT);
   CHECK_CODE(lightning_db_stats(db, NULL, NULL), LIGHTNING_INVALID_ARGUMENT);
+  lightning_stats_destroy(stats);
   CHECK_CODE(lightning_db_stats(NULL, &stats, NULL), LIGHTNING_INVALID_ARGUMENT);
   CHECK(stats == NULL);
   CHECK_CODE(lightning_db_flush(NULL, NULL), LIGHTNING_INVALID_ARGUMENT);
