@@ -3,8 +3,8 @@
 
 Standard library only. The shared library is found, in order, at the path in
 the LIGHTNING_LIBRARY environment variable, by ctypes.util.find_library
-("Lightning", i.e. an installed libLightning.so), or as libLightning.so.0 on
-the loader's search path.
+("Lightning", i.e. an installed libLightning.so), or as libLightning.so on
+the loader's search path (LD_LIBRARY_PATH).
 
     import lightning_db
     with lightning_db.Database("/tmp/demo") as db:
@@ -169,7 +169,7 @@ def load_library(path=None):
     if _lib is not None:
         return _lib
     candidates = [path or os.environ.get("LIGHTNING_LIBRARY"), ctypes.util.find_library("Lightning"),
-                  "libLightning.so.0", "libLightning.so"]
+                  "libLightning.so"]
     errors = []
     for candidate in candidates:
         if not candidate:
