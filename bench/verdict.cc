@@ -38,7 +38,11 @@ double p999(const EngineResult& e, const std::string& entry) {
   return w->lat_p999;
 }
 
-std::string ratio_text(double r) { return r < 0 ? std::string("-") : fmt("%.2fx", r); }
+std::string ratio_text(double r) {
+  if (r < 0) return "-";
+  if (r < 0.001) return "<0.001x";
+  return fmt(r < 0.1 ? "%.3fx" : "%.2fx", r);
+}
 
 std::string value_text(double v, const std::string& unit) {
   if (v < 0) return "-";
