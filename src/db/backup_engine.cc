@@ -5,6 +5,7 @@
 //   LOCK                      held while an engine has the root open
 //   meta/<id>                 a backup's metadata; its presence makes the backup exist
 //   meta/<id>.tmp             metadata being written (debris after a crash)
+//   meta/LAST_ID              the last id handed out (ids are never reused)
 //   private/<id>/TREE         the tree as of the backup's commit
 //   private/<id>/MANIFEST     a manifest describing the backup's tables and tree
 //   shared/<n>_<size>_<hash>.sst   table n of some database, shared by every backup holding it
@@ -173,6 +174,12 @@ class BackupEngine::Impl {
     if (!s.ok()) return s;
     BackupMeta meta;
     meta.id = next_id_++;
+    // Recorded before the backup exists, so that its id is never handed out
+    // again, even once every backup is deleted.
+    s = WriteStringToFile(env_, std::to_string(meta.id), root_ + "/meta/LAST_ID.tmp", /*sync=*/true);
+    if (s.ok()) s = env_->rename_file(root_ + "/meta/LAST_ID.tmp", root_ + "/meta/LAST_ID");
+    if (s.ok()) s = env_->sync_dir(root_ + "/meta");
+    if (!s.ok()) return s;
     meta.timestamp = static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
     meta.last_sequence = live.manifest.last_sequence;
@@ -422,6 +429,13 @@ class BackupEngine::Impl {
     for (const auto& name : dirs) {
       uint64_t id = 0;
       if (ParseId(name, &id)) next_id_ = std::max(next_id_, id + 1);
+    }
+    // The last id handed out (written before each backup); a missing or
+    // unreadable one only loses the guarantee for ids of deleted backups.
+    std::string last;
+    uint64_t last_id = 0;
+    if (ReadFileToString(env_, root_ + "/meta/LAST_ID", &last).ok() && ParseId(last, &last_id)) {
+      next_id_ = std::max(next_id_, last_id + 1);
     }
     return Status::OK();
   }
