@@ -1,11 +1,10 @@
 // Copyright (c) Lightning authors. MIT License.
 //
 // Offline maintenance of a database directory: verification (every byte of
-// every live file checked) and repair (salvage what is intact when open
-// fails). The online forms are Database::verify() and Database::checkpoint()
-// (db.h); backups are in backup.h.
+// every live file checked). The online forms are Database::verify() and
+// Database::checkpoint() (db.h); backups are in backup.h.
 //
-// Thread-safety: VerifyDatabase and RepairDatabase take the database's LOCK
+// Thread-safety: VerifyDatabase takes the database's LOCK
 // (Busy while the database is open anywhere), so they never race with a
 // Database on the same directory; distinct directories may be processed
 // concurrently. Reports are plain values.
@@ -14,7 +13,6 @@
 
 #include <cstdint>
 #include <string>
-#include <vector>
 
 #include "lightning/options.h"
 #include "lightning/status.h"
@@ -52,37 +50,6 @@ struct VerifyReport {
 // options supplies the Env and the comparator (it must be the one the
 // database was created with).
 Status VerifyDatabase(const std::string& path, const Options& options, VerifyReport* report = nullptr);
-
-// What RepairDatabase did.
-struct RepairReport {
-  uint64_t tables_kept = 0;          // passed verification, kept as they were
-  uint64_t tables_salvaged = 0;      // damaged; their readable entries were rewritten
-  uint64_t tables_dropped = 0;       // damaged beyond salvage (moved to lost/)
-  uint64_t table_entries_salvaged = 0;
-  bool tree_kept = false;            // the tree commit passed verification
-  uint64_t tree_entries_salvaged = 0;  // entries rewritten from readable leaves of a damaged tree
-  uint64_t tree_leaves_dropped = 0;
-  uint64_t wal_records_kept = 0;
-  uint64_t wal_records_dropped = 0;  // damaged records (the damaged log is kept in lost/)
-  bool manifest_rebuilt = false;
-  // Files moved to <path>/lost/, by name.
-  std::vector<std::string> moved_to_lost;
-};
-
-// Salvages a database that fails to open (or verify). Every SSTable file in
-// the directory is verified; intact ones are kept, damaged ones moved to
-// lost/ after their readable entries (the blocks that pass their checksums)
-// are written to a new table. The tree commit the MANIFEST names (or, with
-// the MANIFEST lost, the newest valid one) is kept if it verifies; otherwise
-// the entries of its readable leaves are rewritten as a table and the tree
-// file moved to lost/. Logs keep their intact records (damaged ones are
-// dropped; the original log goes to lost/). A new MANIFEST lists the result.
-// Afterwards the database opens; `report` (may be null) says what was kept
-// and dropped. Data that failed a checksum is never returned as data, but
-// repair can lose writes (and so resurrect older versions of keys whose
-// newer versions were in damaged blocks): run it only when open fails.
-// Busy if the database is open; NotFound if the directory does not exist.
-Status RepairDatabase(const std::string& path, const Options& options, RepairReport* report = nullptr);
 
 }  // namespace lightning
 
