@@ -145,6 +145,7 @@ class BackupEngine::Impl {
   Impl(Env* env, std::string root) : env_(env), root_(std::move(root)) {}
 
   Status open() {
+    port::MutexLock l(&mu_);
     Status s = env_->create_dir_if_missing(root_);
     for (const char* sub : {"/meta", "/private", "/shared"}) {
       if (s.ok()) s = env_->create_dir_if_missing(root_ + sub);
@@ -389,7 +390,7 @@ class BackupEngine::Impl {
     return s;
   }
 
-  Status delete_locked(uint64_t id) {
+  Status delete_locked(uint64_t id) REQUIRES(mu_) {
     if (backups_.count(id) == 0) return Status::NotFound("backup " + std::to_string(id));
     Status s = env_->remove_file(meta_file(id));
     if (s.ok()) s = env_->sync_dir(root_ + "/meta");
@@ -402,7 +403,7 @@ class BackupEngine::Impl {
 
   // Reads every metadata file. An unreadable one is not listed, and it
   // blocks the removal of shared tables (they might be its).
-  Status load() {
+  Status load() REQUIRES(mu_) {
     std::vector<std::string> names;
     Status s = env_->get_children(root_ + "/meta", &names);
     if (!s.ok()) return s;
@@ -443,7 +444,7 @@ class BackupEngine::Impl {
   // A crash during create_backup leaves files of a backup with no metadata
   // (or a temporary one); delete_backup leaves the files of a backup whose
   // metadata is gone. Neither is listed; remove them.
-  Status remove_debris() {
+  Status remove_debris() REQUIRES(mu_) {
     std::vector<std::string> names;
     Status s = env_->get_children(root_ + "/meta", &names);
     if (!s.ok()) return s;
@@ -465,7 +466,7 @@ class BackupEngine::Impl {
     return remove_unreferenced_shared();
   }
 
-  Status remove_unreferenced_shared() {
+  Status remove_unreferenced_shared() REQUIRES(mu_) {
     std::vector<std::string> names;
     Status s = env_->get_children(root_ + "/shared", &names);
     if (!s.ok()) return s;
