@@ -20,6 +20,7 @@
 
 #include "lightning/export.h"
 #include "lightning/iterator.h"
+#include "lightning/maintenance.h"
 #include "lightning/options.h"
 #include "lightning/scan.h"
 #include "lightning/slice.h"
@@ -148,6 +149,25 @@ class LIGHTNING_EXPORT Database {
   // in the tree, dropping overwritten versions and tombstones. Waits for the result; runs beside
   // background compactions (waiting for any whose tables it needs).
   virtual Status compact() = 0;
+
+  // Writes a consistent, openable copy of the database as of this call into
+  // directory `dir` (which must not exist, or be empty; InvalidArgument
+  // otherwise), while readers and writers go on. Every write acknowledged
+  // before the call is in the copy (the memtable is flushed first); later
+  // ones may or may not be. SSTables are hard-linked when the Env can (same
+  // filesystem), else copied; the tree is copied as of one commit, which is
+  // kept from being reused or overwritten meanwhile; every file and the
+  // directory are fsynced before OK. On failure the partial copy is removed.
+  // Open the copy with the same comparator. Closed after close().
+  virtual Status checkpoint(const std::string& dir) = 0;
+
+  // Reads every byte of every live file of the open database -- the
+  // MANIFEST, the live logs, every block of every SSTable of the current
+  // version and every page of its tree commit -- bypassing the caches, and
+  // checks checksums and structure (see VerifyDatabase in maintenance.h).
+  // Corruption names the file and offset or page. Runs beside readers and
+  // writers. `report` may be null. Closed after close().
+  virtual Status verify(VerifyReport* report = nullptr) = 0;
 
   // Counters and gauges (stats.h). Cheap; safe to call often.
   virtual DatabaseStats stats() = 0;

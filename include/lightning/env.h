@@ -127,6 +127,9 @@ class LIGHTNING_EXPORT Env {
   virtual Status rename_file(const std::string& src, const std::string& target) = 0;
   // Shrinks (or extends with zeros) fname to size bytes.
   virtual Status truncate_file(const std::string& fname, uint64_t size) = 0;
+  // Creates target as a hard link to src (same filesystem). Default:
+  // NotSupported, and callers copy instead.
+  virtual Status link_file(const std::string& src, const std::string& target);
   // Makes the creation, removal and renaming of entries of dir durable.
   virtual Status sync_dir(const std::string& dir) = 0;
 
@@ -175,6 +178,7 @@ class LIGHTNING_EXPORT EnvWrapper : public Env {
   Status get_file_size(const std::string& f, uint64_t* size) override { return target_->get_file_size(f, size); }
   Status rename_file(const std::string& src, const std::string& dst) override { return target_->rename_file(src, dst); }
   Status truncate_file(const std::string& f, uint64_t size) override { return target_->truncate_file(f, size); }
+  Status link_file(const std::string& src, const std::string& dst) override { return target_->link_file(src, dst); }
   Status sync_dir(const std::string& d) override { return target_->sync_dir(d); }
   Status lock_file(const std::string& f, std::unique_ptr<FileLock>* lock) override {
     return target_->lock_file(f, lock);

@@ -90,6 +90,36 @@ Status BTreePager::Open(const PagerOptions& options, uint64_t epoch, std::unique
   return s;
 }
 
+Status BTreePager::OpenCommit(const PagerOptions& options, const TreeMeta& meta,
+                              std::unique_ptr<BTreePager>* result) {
+  result->reset();
+  if (options.cache == nullptr) return Status::InvalidArgument("BTreePager", "needs a cache (capacity 0 is fine)");
+  if (meta.page_size < kMinPageSize || meta.page_size > kMaxPageSize || (meta.page_size & (meta.page_size - 1)) != 0) {
+    return Status::InvalidArgument(options.fname, "bad page size " + std::to_string(meta.page_size));
+  }
+  std::unique_ptr<BTreePager> pager(new BTreePager(options));
+  pager->page_size_ = meta.page_size;
+  pager->cache_id_ = options.cache->new_id();
+  Status s = options.env->new_random_rw_file(options.fname, &pager->file_);
+  uint64_t size = 0;
+  if (s.ok()) s = options.env->get_file_size(options.fname, &size);
+  if (!s.ok()) return s;
+  if (size < meta.num_pages * meta.page_size) {
+    return Status::Corruption(options.fname, "has " + std::to_string(size) + " bytes; tree commit " +
+                                                 std::to_string(meta.epoch) + " uses " +
+                                                 std::to_string(meta.num_pages * meta.page_size));
+  }
+  pager->file_size_.store(size, std::memory_order_release);
+  {
+    port::MutexLock l(&pager->mu_);
+    pager->committed_ = meta;
+    s = pager->remap_if_needed(meta.num_pages);
+    if (s.ok() && !meta.free_list.null()) s = pager->load_free_list(meta);
+  }
+  if (s.ok()) *result = std::move(pager);
+  return s;
+}
+
 Status BTreePager::read_raw(uint64_t offset, size_t n, std::string* buf) const {
   buf->resize(n);
   Slice got;

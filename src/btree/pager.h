@@ -88,6 +88,13 @@ class BTreePager {
   // page holds that epoch.
   static Status Open(const PagerOptions& options, uint64_t epoch, std::unique_ptr<BTreePager>* result);
   ~BTreePager();
+  // Opens fname at a commit described by meta instead of by a meta page
+  // (which a later commit of a live tree may already have overwritten; the
+  // commit's other pages stay intact while a TreeVersion of it is alive),
+  // and checks meta's free list. For verifying a live tree's commit with
+  // reads of its own (no mmap unless options say so). The result must not
+  // begin() transactions. Corruption if the file is shorter than the commit.
+  static Status OpenCommit(const PagerOptions& options, const TreeMeta& meta, std::unique_ptr<BTreePager>* result);
 
   uint32_t page_size() const { return page_size_; }
   CompressionType compression() const { return options_.compression; }

@@ -97,6 +97,9 @@ TableOptions MakeTableOptions(const Options& o, const Comparator* icmp) {
 struct DBImpl::Writer {
   explicit Writer(port::Mutex* mu) : cv(mu) {}
   const WriteBatch* batch = nullptr;  // nullptr: only a flush/sync request
+  // A memtable switch (flush()): must lead its own group, since a leader
+  // serving it as a follower would not switch.
+  bool force_switch = false;
   Durability durability = Durability::kBuffered;
   // A transaction's commit: validated by the leader before it is numbered.
   const ConflictCheck* check = nullptr;
@@ -589,6 +592,7 @@ DBImpl::Writer* DBImpl::build_group(Durability* durability) {
   size_t size = first_size;
   for (auto it = writers_.begin() + 1; it != writers_.end(); ++it) {
     Writer* w = *it;
+    if (w->force_switch) break;
     // A follower that needs an fsync does not join a leader that would not
     // do one: it would add fsync latency to the leader's write.
     if (w->durability == Durability::kSynced && *durability != Durability::kSynced) break;
@@ -657,6 +661,7 @@ Status DBImpl::write_impl(const WriteBatch* batch, Durability durability, bool f
   w.batch = batch;
   w.durability = durability;
   w.check = check;
+  w.force_switch = force_switch;
 
   port::MutexLock l(&mu_);
   writers_.push_back(&w);

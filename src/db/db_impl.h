@@ -19,6 +19,7 @@
 #include "db/compaction.h"
 #include "db/db_iter.h"
 #include "db/dbformat.h"
+#include "db/file_util.h"
 #include "db/manifest.h"
 #include "db/table_cache.h"
 #include "db/version.h"
@@ -72,6 +73,18 @@ class DBImpl final : public Database {
   Status compact() override;
   DatabaseStats stats() override;
   Status close() override;
+
+  // Maintenance (db/checkpoint.cc, db/verify.cc).
+  Status checkpoint(const std::string& dir) override;
+  Status verify(VerifyReport* report) override;
+  // Flushes the memtables (every write acknowledged before the call reaches
+  // a table), then pins the current version and describes it (LiveFiles).
+  // For checkpoints and backups. Closed after close().
+  Status capture_live_files(LiveFiles* live);
+  Env* env() const { return env_; }
+  const std::string& dbname() const { return dbname_; }
+  const InternalKeyComparator& internal_comparator() const { return icmp_; }
+  const TableOptions& table_options() const { return table_options_; }
 
   // Locks the directory, reads or creates the manifest, replays the logs
   // (writing what they hold to level-0 tables) and starts a fresh log.

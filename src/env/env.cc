@@ -16,6 +16,10 @@ Status Env::map_file(const std::string& fname, size_t /*length*/, std::unique_pt
   return Status::NotSupported("map " + fname, "this Env has no memory maps");
 }
 
+Status Env::link_file(const std::string& src, const std::string& target) {
+  return Status::NotSupported("link " + src + " to " + target, "this Env has no hard links");
+}
+
 Status WriteStringToFile(Env* env, const Slice& data, const std::string& fname, bool sync) {
   std::unique_ptr<WritableFile> file;
   Status s = env->new_writable_file(fname, &file);

@@ -331,6 +331,10 @@ class PosixEnv final : public Env {
     return Status::OK();
   }
 
+  Status link_file(const std::string& src, const std::string& target) override {
+    if (::link(src.c_str(), target.c_str()) != 0) return PosixError("link " + src + " to " + target, errno);
+    return Status::OK();
+  }
   Status rename_file(const std::string& src, const std::string& target) override {
     if (::rename(src.c_str(), target.c_str()) != 0) return PosixError("rename " + src + " to " + target, errno);
     return Status::OK();
