@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "lightning/db.h"
+#include "lightning/export.h"
 #include "lightning/env.h"
 #include "lightning/status.h"
 
@@ -45,7 +46,7 @@ struct BackupInfo {
   uint64_t last_sequence = 0;  // the newest write it holds
 };
 
-class BackupEngine {
+class LIGHTNING_EXPORT BackupEngine {
  public:
   // Opens (creating if needed) the backup root. env: nullptr means
   // Env::Default(); it must be the Env the backed-up databases use. Removes

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <string>
 
+#include "lightning/export.h"
 #include "lightning/options.h"
 #include "lightning/status.h"
 
@@ -49,7 +50,7 @@ struct VerifyReport {
 // database is open; NotFound if there is no database. `report` may be null.
 // options supplies the Env and the comparator (it must be the one the
 // database was created with).
-Status VerifyDatabase(const std::string& path, const Options& options, VerifyReport* report = nullptr);
+LIGHTNING_EXPORT Status VerifyDatabase(const std::string& path, const Options& options, VerifyReport* report = nullptr);
 
 }  // namespace lightning
 
