@@ -33,9 +33,11 @@
 #include <utility>
 #include <vector>
 
+#include "lightning/backup.h"
 #include "lightning/comparator.h"
 #include "lightning/db.h"
 #include "lightning/env.h"
+#include "lightning/maintenance.h"
 #include "lightning/prefix_extractor.h"
 #include "util/no_throw.h"
 
@@ -1311,4 +1313,242 @@ extern "C" int lightning_stats_entry(const lightning_stats_t* stats, size_t inde
   *name = stats->entries[index].first.c_str();
   *value = stats->entries[index].second;
   return LIGHTNING_OK;
+}
+
+// ---------------------------------------------------------------------------
+// Checkpoints and verification
+
+struct lightning_verify_report_t {
+  lightning::VerifyReport report;
+};
+
+namespace {
+
+// The report's fields by name, in declaration order: the table behind
+// lightning_verify_report_get/_count/_entry.
+struct VerifyField {
+  const char* name;
+  uint64_t lightning::VerifyReport::*field;
+};
+
+constexpr VerifyField kVerifyFields[] = {
+    {"manifest_bytes", &lightning::VerifyReport::manifest_bytes},
+    {"wal_files", &lightning::VerifyReport::wal_files},
+    {"wal_records", &lightning::VerifyReport::wal_records},
+    {"wal_bytes", &lightning::VerifyReport::wal_bytes},
+    {"wal_torn_tail_bytes", &lightning::VerifyReport::wal_torn_tail_bytes},
+    {"table_files", &lightning::VerifyReport::table_files},
+    {"table_entries", &lightning::VerifyReport::table_entries},
+    {"table_bytes", &lightning::VerifyReport::table_bytes},
+    {"tree_epoch", &lightning::VerifyReport::tree_epoch},
+    {"tree_pages", &lightning::VerifyReport::tree_pages},
+    {"tree_entries", &lightning::VerifyReport::tree_entries},
+    {"tree_file_bytes", &lightning::VerifyReport::tree_file_bytes},
+};
+// VerifyReport holds only uint64_t counts; a field added there without a row
+// here would go unreported.
+static_assert(sizeof(lightning::VerifyReport) == sizeof(kVerifyFields) / sizeof(kVerifyFields[0]) * sizeof(uint64_t),
+              "every VerifyReport field needs a row in kVerifyFields");
+
+// The engine options (Env, comparator, prefix extractor) of a C options
+// handle, for calls that read a database directory without opening it.
+// The pointers stay valid while options does.
+lightning::Options EngineOptionsOf(const lightning_options_t* options) {
+  lightning::Options engine_options;
+  if (options != nullptr) {
+    engine_options = options->options;
+    engine_options.comparator = options->comparator.get();
+    engine_options.env = options->in_memory ? options->memory_env.get() : nullptr;
+  }
+  return engine_options;
+}
+
+}  // namespace
+
+extern "C" int lightning_db_checkpoint(lightning_db_t* db, const char* dir, char** errmsg) {
+  if (dir == nullptr) return InvalidArgument("lightning_db_checkpoint: dir is NULL", errmsg);
+  return WithDb(db, "lightning_db_checkpoint", errmsg, [&](lightning::Database& d) { return d.checkpoint(dir); });
+}
+
+extern "C" lightning_verify_report_t* lightning_verify_report_create(void) {
+  return NewOrNull<lightning_verify_report_t>();
+}
+
+extern "C" void lightning_verify_report_destroy(lightning_verify_report_t* report) { delete report; }
+
+extern "C" int lightning_verify_report_get(const lightning_verify_report_t* report, const char* name,
+                                           uint64_t* value) {
+  if (report == nullptr || name == nullptr || value == nullptr) return LIGHTNING_INVALID_ARGUMENT;
+  for (const VerifyField& f : kVerifyFields) {
+    if (std::strcmp(f.name, name) == 0) {
+      *value = report->report.*f.field;
+      return LIGHTNING_OK;
+    }
+  }
+  return LIGHTNING_NOT_FOUND;
+}
+
+extern "C" int lightning_verify_report_count(const lightning_verify_report_t* report, size_t* count) {
+  if (report == nullptr || count == nullptr) return LIGHTNING_INVALID_ARGUMENT;
+  *count = sizeof(kVerifyFields) / sizeof(kVerifyFields[0]);
+  return LIGHTNING_OK;
+}
+
+extern "C" int lightning_verify_report_entry(const lightning_verify_report_t* report, size_t index,
+                                             const char** name, uint64_t* value) {
+  if (report == nullptr || name == nullptr || value == nullptr ||
+      index >= sizeof(kVerifyFields) / sizeof(kVerifyFields[0])) {
+    return LIGHTNING_INVALID_ARGUMENT;
+  }
+  *name = kVerifyFields[index].name;
+  *value = report->report.*kVerifyFields[index].field;
+  return LIGHTNING_OK;
+}
+
+extern "C" int lightning_db_verify(lightning_db_t* db, lightning_verify_report_t* report, char** errmsg) {
+  if (report != nullptr) report->report = lightning::VerifyReport();
+  return WithDb(db, "lightning_db_verify", errmsg, [&](lightning::Database& d) {
+    return d.verify(report != nullptr ? &report->report : nullptr);
+  });
+}
+
+extern "C" int lightning_verify_database(const char* path, const lightning_options_t* options,
+                                         lightning_verify_report_t* report, char** errmsg) {
+  if (report != nullptr) report->report = lightning::VerifyReport();
+  if (path == nullptr) return InvalidArgument("lightning_verify_database: path is NULL", errmsg);
+  return Guarded(errmsg, [&] {
+    return lightning::VerifyDatabase(path, EngineOptionsOf(options),
+                                     report != nullptr ? &report->report : nullptr);
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Backups
+
+struct lightning_backup_engine_t {
+  // Declared first so it is destroyed last: the engine uses it.
+  std::shared_ptr<lightning::Env> env;  // the options' in-memory file system, or null
+  std::unique_ptr<lightning::BackupEngine> engine;
+};
+
+struct lightning_backup_list_t {
+  std::vector<lightning::BackupInfo> backups;
+};
+
+namespace {
+
+// Runs body(BackupEngine&). The engine serializes its own calls and answers
+// Closed after close(), so no lock is needed here.
+template <typename Body>
+int WithBackupEngine(lightning_backup_engine_t* engine, const char* fn_name, char** errmsg, Body&& body) {
+  if (engine == nullptr) return Report(Status::InvalidArgument(fn_name, "engine is NULL"), errmsg);
+  return Guarded(errmsg, [&]() -> Status { return body(*engine->engine); });
+}
+
+}  // namespace
+
+extern "C" int lightning_backup_engine_open(const char* backup_root, const lightning_options_t* options,
+                                            lightning_backup_engine_t** engine, char** errmsg) {
+  if (engine == nullptr) return InvalidArgument("lightning_backup_engine_open: engine is NULL", errmsg);
+  *engine = nullptr;
+  if (backup_root == nullptr) return InvalidArgument("lightning_backup_engine_open: backup_root is NULL", errmsg);
+  return Guarded(errmsg, [&]() -> Status {
+    auto handle = std::make_unique<lightning_backup_engine_t>();
+    if (options != nullptr && options->in_memory) handle->env = options->memory_env;
+    auto opened = lightning::BackupEngine::open(backup_root, handle->env.get());
+    if (!opened.ok()) return opened.status();
+    handle->engine = std::move(opened).value();
+    *engine = handle.release();
+    return Status::OK();
+  });
+}
+
+extern "C" int lightning_backup_engine_close(lightning_backup_engine_t* engine, char** errmsg) {
+  return WithBackupEngine(engine, "lightning_backup_engine_close", errmsg,
+                          [](lightning::BackupEngine& e) { return e.close(); });
+}
+
+extern "C" void lightning_backup_engine_destroy(lightning_backup_engine_t* engine) {
+  if (engine == nullptr) return;
+  try {
+    (void)engine->engine->close();
+  } catch (...) {
+    // The destructor closes too (and does not throw).
+  }
+  delete engine;
+}
+
+extern "C" int lightning_backup_engine_create_backup(lightning_backup_engine_t* engine, lightning_db_t* db,
+                                                     uint64_t* backup_id, char** errmsg) {
+  if (backup_id != nullptr) *backup_id = 0;
+  if (engine == nullptr) return InvalidArgument("lightning_backup_engine_create_backup: engine is NULL", errmsg);
+  // Under the database's shared lifecycle lock, so close waits for the
+  // backup (the engine needs the database open throughout).
+  return WithDb(db, "lightning_backup_engine_create_backup", errmsg, [&](lightning::Database& d) -> Status {
+    auto created = engine->engine->create_backup(d);
+    if (!created.ok()) return created.status();
+    if (backup_id != nullptr) *backup_id = created.value();
+    return Status::OK();
+  });
+}
+
+extern "C" int lightning_backup_engine_list_backups(lightning_backup_engine_t* engine,
+                                                    lightning_backup_list_t** list, char** errmsg) {
+  if (list == nullptr) return InvalidArgument("lightning_backup_engine_list_backups: list is NULL", errmsg);
+  *list = nullptr;
+  return WithBackupEngine(engine, "lightning_backup_engine_list_backups", errmsg,
+                          [&](lightning::BackupEngine& e) -> Status {
+                            auto listed = e.list_backups();
+                            if (!listed.ok()) return listed.status();
+                            auto handle = std::make_unique<lightning_backup_list_t>();
+                            handle->backups = std::move(listed).value();
+                            *list = handle.release();
+                            return Status::OK();
+                          });
+}
+
+extern "C" void lightning_backup_list_destroy(lightning_backup_list_t* list) { delete list; }
+
+extern "C" int lightning_backup_list_count(const lightning_backup_list_t* list, size_t* count) {
+  if (list == nullptr || count == nullptr) return LIGHTNING_INVALID_ARGUMENT;
+  *count = list->backups.size();
+  return LIGHTNING_OK;
+}
+
+extern "C" int lightning_backup_list_get(const lightning_backup_list_t* list, size_t index, uint64_t* id,
+                                         uint64_t* timestamp, uint64_t* size, uint64_t* file_count,
+                                         uint64_t* last_sequence) {
+  if (list == nullptr || index >= list->backups.size()) return LIGHTNING_INVALID_ARGUMENT;
+  const lightning::BackupInfo& info = list->backups[index];
+  if (id != nullptr) *id = info.id;
+  if (timestamp != nullptr) *timestamp = info.timestamp;
+  if (size != nullptr) *size = info.size;
+  if (file_count != nullptr) *file_count = info.file_count;
+  if (last_sequence != nullptr) *last_sequence = info.last_sequence;
+  return LIGHTNING_OK;
+}
+
+extern "C" int lightning_backup_engine_verify_backup(lightning_backup_engine_t* engine, uint64_t backup_id,
+                                                     char** errmsg) {
+  return WithBackupEngine(engine, "lightning_backup_engine_verify_backup", errmsg,
+                          [&](lightning::BackupEngine& e) { return e.verify_backup(backup_id); });
+}
+
+extern "C" int lightning_backup_engine_delete_backup(lightning_backup_engine_t* engine, uint64_t backup_id,
+                                                     char** errmsg) {
+  return WithBackupEngine(engine, "lightning_backup_engine_delete_backup", errmsg,
+                          [&](lightning::BackupEngine& e) { return e.delete_backup(backup_id); });
+}
+
+extern "C" int lightning_backup_engine_purge_old_backups(lightning_backup_engine_t* engine, size_t keep,
+                                                         char** errmsg) {
+  return WithBackupEngine(engine, "lightning_backup_engine_purge_old_backups", errmsg,
+                          [&](lightning::BackupEngine& e) { return e.purge_old_backups(keep); });
+}
+
+extern "C" int lightning_backup_engine_restore(lightning_backup_engine_t* engine, uint64_t backup_id,
+                                               const char* db_dir, int overwrite, char** errmsg) {
+  if (db_dir == nullptr) return InvalidArgument("lightning_backup_engine_restore: db_dir is NULL", errmsg);
+  return WithBackupEngine(engine, "lightning_backup_engine_restore", errmsg,
+                          [&](lightning::BackupEngine& e) { return e.restore(backup_id, db_dir, overwrite != 0); });
 }

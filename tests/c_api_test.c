@@ -11,12 +11,14 @@
  */
 #define _XOPEN_SOURCE 700 /* mkdtemp, nftw */
 
+#include <dirent.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "lightning/lightning_db.h"
@@ -1015,6 +1017,393 @@ static void test_stats_and_maintenance(void) {
   lightning_options_destroy(options);
 }
 
+/* ---- checkpoints, verification, backups */
+
+/* Flips one byte in the middle of the first file in dir whose name ends with
+ * suffix; 1 if it found one. */
+static int flip_byte_in(const char* dir, const char* suffix) {
+  DIR* d = opendir(dir);
+  struct dirent* e;
+  int done = 0;
+  if (d == NULL) return 0;
+  while (!done && (e = readdir(d)) != NULL) {
+    const size_t n = strlen(e->d_name), m = strlen(suffix);
+    char path[768];
+    FILE* f;
+    long size;
+    int c;
+    if (n < m || strcmp(e->d_name + n - m, suffix) != 0) continue;
+    snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+    f = fopen(path, "r+b");
+    if (f == NULL) continue;
+    if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) > 0 && fseek(f, size / 2, SEEK_SET) == 0 &&
+        (c = fgetc(f)) != EOF && fseek(f, size / 2, SEEK_SET) == 0 && fputc(c ^ 0x5a, f) != EOF) {
+      done = 1;
+    }
+    fclose(f);
+  }
+  closedir(d);
+  return done;
+}
+
+/* The value of key in db equals expected (NULL: absent). */
+static void check_value(lightning_db_t* db, const char* key, const char* expected) {
+  char* value = NULL;
+  size_t len = 0;
+  const int rc = lightning_db_get_ex(db, NULL, key, strlen(key), &value, &len, NULL);
+  if (expected == NULL) {
+    CHECK_CODE(rc, LIGHTNING_NOT_FOUND);
+  } else {
+    CHECK_OK(rc);
+    CHECK(bytes_eq(value, len, expected));
+  }
+  lightning_free(value);
+}
+
+static void test_checkpoint(void) {
+  char path[512], copy[512], full[512];
+  lightning_db_t* db = NULL;
+  lightning_db_t* db2 = NULL;
+  char* err = NULL;
+
+  fresh_path(path, sizeof(path), "ckpt_src");
+  fresh_path(copy, sizeof(copy), "ckpt_copy");
+  CHECK_OK(lightning_db_open(path, NULL, &db, NULL));
+  put_ten(db);
+  CHECK_OK(lightning_db_checkpoint(db, copy, &err));
+  CHECK(err == NULL);
+  /* Later writes are not in the copy. */
+  CHECK_OK(lightning_db_put(db, "later", 5, "x", 1));
+  CHECK_OK(lightning_db_open(copy, NULL, &db2, NULL));
+  check_value(db2, "k0", "v0");
+  check_value(db2, "k9", "v9");
+  check_value(db2, "later", NULL);
+  lightning_db_destroy(db2);
+
+  /* A non-empty target is refused, with a message. */
+  CHECK_CODE(lightning_db_checkpoint(db, copy, &err), LIGHTNING_INVALID_ARGUMENT);
+  CHECK(err != NULL && err[0] != '\0');
+  lightning_free(err);
+  /* An empty existing directory is fine. */
+  fresh_path(full, sizeof(full), "ckpt_empty");
+  CHECK(mkdir(full, 0755) == 0);
+  CHECK_OK(lightning_db_checkpoint(db, full, NULL));
+  CHECK_OK(lightning_db_open(full, NULL, &db2, NULL));
+  check_value(db2, "later", "x");
+  lightning_db_destroy(db2);
+
+  CHECK_CODE(lightning_db_checkpoint(NULL, copy, &err), LIGHTNING_INVALID_ARGUMENT);
+  CHECK(err != NULL);
+  lightning_free(err);
+  CHECK_CODE(lightning_db_checkpoint(db, NULL, NULL), LIGHTNING_INVALID_ARGUMENT);
+  CHECK_OK(lightning_db_close(db, NULL));
+  fresh_path(full, sizeof(full), "ckpt_after_close");
+  CHECK_CODE(lightning_db_checkpoint(db, full, NULL), LIGHTNING_CLOSED);
+  lightning_db_destroy(db);
+
+  /* In memory: the copy goes to the options' file system. */
+  {
+    lightning_options_t* options;
+    db = open_memory_db(&options);
+    put_ten(db);
+    CHECK_OK(lightning_db_checkpoint(db, "/memcopy", NULL));
+    CHECK_OK(lightning_db_open("/memcopy", options, &db2, NULL));
+    check_value(db2, "k5", "v5");
+    lightning_db_destroy(db2);
+    lightning_db_destroy(db);
+    lightning_options_destroy(options);
+  }
+}
+
+static void test_verify(void) {
+  char path[512], bad[512];
+  lightning_db_t* db = NULL;
+  lightning_verify_report_t* report = lightning_verify_report_create();
+  lightning_verify_report_t* other = lightning_verify_report_create();
+  uint64_t value = 0;
+  size_t count = 0, i;
+  const char* name = NULL;
+  int saw_tree_entries = 0;
+  char* err = NULL;
+
+  CHECK(report != NULL && other != NULL);
+  /* A fresh report reads all zeros. */
+  CHECK_OK(lightning_verify_report_get(report, "table_files", &value));
+  CHECK(value == 0);
+
+  fresh_path(path, sizeof(path), "verify");
+  CHECK_OK(lightning_db_open(path, NULL, &db, NULL));
+  put_ten(db);
+  CHECK_OK(lightning_db_compact(db, NULL)); /* ten entries in the tree */
+  CHECK_OK(lightning_db_put(db, "a", 1, "1", 1));
+  CHECK_OK(lightning_db_flush(db, NULL)); /* one table */
+  CHECK_OK(lightning_db_put(db, "b", 1, "2", 1)); /* one log record */
+
+  CHECK_OK(lightning_db_verify(db, report, &err));
+  CHECK(err == NULL);
+  CHECK_OK(lightning_verify_report_get(report, "tree_entries", &value));
+  CHECK(value == 10);
+  CHECK_OK(lightning_verify_report_get(report, "tree_epoch", &value));
+  CHECK(value >= 1);
+  CHECK_OK(lightning_verify_report_get(report, "table_files", &value));
+  CHECK(value == 1);
+  CHECK_OK(lightning_verify_report_get(report, "table_entries", &value));
+  CHECK(value == 1);
+  CHECK_OK(lightning_verify_report_get(report, "wal_records", &value));
+  CHECK(value >= 1);
+  CHECK_OK(lightning_verify_report_get(report, "manifest_bytes", &value));
+  CHECK(value > 0);
+  CHECK_CODE(lightning_verify_report_get(report, "no_such_count", &value), LIGHTNING_NOT_FOUND);
+  CHECK_OK(lightning_verify_report_count(report, &count));
+  CHECK(count == 12);
+  for (i = 0; i < count; i++) {
+    uint64_t by_name = 0;
+    CHECK_OK(lightning_verify_report_entry(report, i, &name, &value));
+    CHECK_OK(lightning_verify_report_get(report, name, &by_name));
+    CHECK(by_name == value);
+    if (strcmp(name, "tree_entries") == 0) saw_tree_entries = 1;
+  }
+  CHECK(saw_tree_entries);
+  CHECK_OK(lightning_db_verify(db, NULL, NULL)); /* no report wanted */
+
+  /* Argument errors. */
+  CHECK_CODE(lightning_verify_report_entry(report, count, &name, &value), LIGHTNING_INVALID_ARGUMENT);
+  CHECK_CODE(lightning_verify_report_entry(NULL, 0, &name, &value), LIGHTNING_INVALID_ARGUMENT);
+  CHECK_CODE(lightning_verify_report_entry(report, 0, NULL, &value), LIGHTNING_INVALID_ARGUMENT);
+  CHECK_CODE(lightning_verify_report_entry(report, 0, &name, NULL), LIGHTNING_INVALID_ARGUMENT);
+  CHECK_CODE(lightning_verify_report_get(NULL, "wal_files", &value), LIGHTNING_INVALID_ARGUMENT);
+  CHECK_CODE(lightning_verify_report_get(report, NULL, &value), LIGHTNING_INVALID_ARGUMENT);
+  CHECK_CODE(lightning_verify_report_get(report, "wal_files", NULL), LIGHTNING_INVALID_ARGUMENT);
+  CHECK_CODE(lightning_verify_report_count(NULL, &count), LIGHTNING_INVALID_ARGUMENT);
+  CHECK_CODE(lightning_verify_report_count(report, NULL), LIGHTNING_INVALID_ARGUMENT);
+  CHECK_CODE(lightning_db_verify(NULL, report, &err), LIGHTNING_INVALID_ARGUMENT);
+  CHECK(err != NULL);
+  lightning_free(err);
+  CHECK_CODE(lightning_verify_database(NULL, NULL, report, &err), LIGHTNING_INVALID_ARGUMENT);
+  CHECK(err != NULL);
+  lightning_free(err);
+
+  /* Offline: refused while open; after close the same counts. */
+  CHECK_CODE(lightning_verify_database(path, NULL, other, NULL), LIGHTNING_BUSY);
+  CHECK_OK(lightning_db_close(db, NULL));
+  CHECK_CODE(lightning_db_verify(db, report, NULL), LIGHTNING_CLOSED);
+  lightning_db_destroy(db);
+  CHECK_OK(lightning_verify_database(path, NULL, other, &err));
+  CHECK(err == NULL);
+  CHECK_OK(lightning_verify_report_get(other, "tree_entries", &value));
+  CHECK(value == 10);
+  CHECK_OK(lightning_verify_database(path, NULL, NULL, NULL));
+  fresh_path(bad, sizeof(bad), "verify_missing");
+  CHECK_CODE(lightning_verify_database(bad, NULL, other, NULL), LIGHTNING_NOT_FOUND);
+  /* The report was reset by the failed call. */
+  CHECK_OK(lightning_verify_report_get(other, "tree_entries", &value));
+  CHECK(value == 0);
+
+  /* A damaged table: CORRUPTION naming it, online and offline. */
+  fresh_path(bad, sizeof(bad), "verify_bad");
+  CHECK_OK(lightning_db_open(bad, NULL, &db, NULL));
+  put_ten(db);
+  CHECK_OK(lightning_db_flush(db, NULL));
+  CHECK(flip_byte_in(bad, ".sst"));
+  CHECK_CODE(lightning_db_verify(db, report, &err), LIGHTNING_CORRUPTION);
+  CHECK(err != NULL && strstr(err, ".sst") != NULL);
+  lightning_free(err);
+  lightning_db_destroy(db);
+  CHECK_CODE(lightning_verify_database(bad, NULL, report, &err), LIGHTNING_CORRUPTION);
+  CHECK(err != NULL && strstr(err, ".sst") != NULL);
+  lightning_free(err);
+
+  /* In memory: the options name the file system to read. */
+  {
+    lightning_options_t* options;
+    db = open_memory_db(&options);
+    put_ten(db);
+    CHECK_OK(lightning_db_close(db, NULL)); /* flushes the ten into a table */
+    CHECK_OK(lightning_verify_database("/memdb", options, report, NULL));
+    CHECK_OK(lightning_verify_report_get(report, "table_entries", &value));
+    CHECK(value == 10);
+    CHECK_CODE(lightning_verify_database("/memdb", NULL, report, NULL), LIGHTNING_NOT_FOUND);
+    lightning_db_destroy(db);
+    lightning_options_destroy(options);
+  }
+  lightning_verify_report_destroy(report);
+  lightning_verify_report_destroy(other);
+  lightning_verify_report_destroy(NULL);
+}
+
+static void test_backups(void) {
+  char path[512], root[512], target[512], file[768];
+  lightning_db_t* db = NULL;
+  lightning_db_t* restored = NULL;
+  lightning_backup_engine_t* engine = NULL;
+  lightning_backup_engine_t* engine2 = NULL;
+  lightning_backup_list_t* list = NULL;
+  size_t count = 0;
+  uint64_t id1 = 0, id2 = 0, id = 0, timestamp = 0, size = 0, files = 0, seq1 = 0, seq2 = 0;
+  char* err = NULL;
+
+  fresh_path(path, sizeof(path), "backup_db");
+  fresh_path(root, sizeof(root), "backup_root");
+  CHECK_OK(lightning_db_open(path, NULL, &db, NULL));
+  CHECK_OK(lightning_backup_engine_open(root, NULL, &engine, &err));
+  CHECK(engine != NULL && err == NULL);
+
+  put_ten(db);
+  CHECK_OK(lightning_backup_engine_create_backup(engine, db, &id1, &err));
+  CHECK(err == NULL && id1 == 1);
+  CHECK_OK(lightning_db_put(db, "k0", 2, "changed", 7));
+  CHECK_OK(lightning_db_put(db, "new", 3, "n", 1));
+  CHECK_OK(lightning_backup_engine_create_backup(engine, db, &id2, NULL));
+  CHECK(id2 == 2);
+  CHECK_OK(lightning_backup_engine_create_backup(engine, db, NULL, NULL)); /* id not wanted: 3 */
+
+  CHECK_OK(lightning_backup_engine_list_backups(engine, &list, &err));
+  CHECK(list != NULL && err == NULL);
+  CHECK_OK(lightning_backup_list_count(list, &count));
+  CHECK(count == 3);
+  CHECK_OK(lightning_backup_list_get(list, 0, &id, &timestamp, &size, &files, &seq1));
+  CHECK(id == id1 && timestamp > 1600000000u && size > 0 && files >= 2 && seq1 >= 10);
+  CHECK_OK(lightning_backup_list_get(list, 1, &id, NULL, NULL, NULL, &seq2));
+  CHECK(id == id2 && seq2 == seq1 + 2);
+  CHECK_OK(lightning_backup_list_get(list, 2, NULL, NULL, NULL, NULL, NULL));
+  CHECK_CODE(lightning_backup_list_get(list, 3, &id, NULL, NULL, NULL, NULL), LIGHTNING_INVALID_ARGUMENT);
+  CHECK_CODE(lightning_backup_list_get(NULL, 0, &id, NULL, NULL, NULL, NULL), LIGHTNING_INVALID_ARGUMENT);
+  CHECK_CODE(lightning_backup_list_count(NULL, &count), LIGHTNING_INVALID_ARGUMENT);
+  CHECK_CODE(lightning_backup_list_count(list, NULL), LIGHTNING_INVALID_ARGUMENT);
+  lightning_backup_list_destroy(list);
+  list = NULL;
+
+  CHECK_OK(lightning_backup_engine_verify_backup(engine, id1, &err));
+  CHECK(err == NULL);
+  CHECK_CODE(lightning_backup_engine_verify_backup(engine, 99, &err), LIGHTNING_NOT_FOUND);
+  CHECK(err != NULL);
+  lightning_free(err);
+
+  /* Restore the first backup: exactly its data. */
+  fresh_path(target, sizeof(target), "backup_target");
+  CHECK_OK(lightning_backup_engine_restore(engine, id1, target, 0, &err));
+  CHECK(err == NULL);
+  CHECK_OK(lightning_db_open(target, NULL, &restored, NULL));
+  check_value(restored, "k0", "v0");
+  check_value(restored, "k9", "v9");
+  check_value(restored, "new", NULL);
+  /* Not over an open database, nor over files without overwrite. */
+  CHECK_CODE(lightning_backup_engine_restore(engine, id2, target, 1, NULL), LIGHTNING_BUSY);
+  lightning_db_destroy(restored);
+  CHECK_CODE(lightning_backup_engine_restore(engine, id2, target, 0, &err), LIGHTNING_INVALID_ARGUMENT);
+  CHECK(err != NULL);
+  lightning_free(err);
+  CHECK_OK(lightning_backup_engine_restore(engine, id2, target, 1, NULL));
+  CHECK_OK(lightning_db_open(target, NULL, &restored, NULL));
+  check_value(restored, "k0", "changed");
+  check_value(restored, "new", "n");
+  lightning_db_destroy(restored);
+  CHECK_CODE(lightning_backup_engine_restore(engine, 99, target, 1, NULL), LIGHTNING_NOT_FOUND);
+
+  /* One engine per root. */
+  CHECK_CODE(lightning_backup_engine_open(root, NULL, &engine2, &err), LIGHTNING_BUSY);
+  CHECK(engine2 == NULL && err != NULL);
+  lightning_free(err);
+
+  /* A damaged backup file is found by verify and refused by restore. */
+  snprintf(file, sizeof(file), "%s/private/%llu", root, (unsigned long long)id2);
+  CHECK(flip_byte_in(file, "MANIFEST"));
+  CHECK_CODE(lightning_backup_engine_verify_backup(engine, id2, &err), LIGHTNING_CORRUPTION);
+  CHECK(err != NULL && strstr(err, "MANIFEST") != NULL);
+  lightning_free(err);
+  fresh_path(target, sizeof(target), "backup_target2");
+  CHECK_CODE(lightning_backup_engine_restore(engine, id2, target, 0, NULL), LIGHTNING_CORRUPTION);
+  CHECK_OK(lightning_backup_engine_verify_backup(engine, id1, NULL));
+
+  /* Delete and purge. */
+  CHECK_OK(lightning_backup_engine_delete_backup(engine, id2, &err));
+  CHECK(err == NULL);
+  CHECK_CODE(lightning_backup_engine_delete_backup(engine, id2, NULL), LIGHTNING_NOT_FOUND);
+  CHECK_OK(lightning_backup_engine_list_backups(engine, &list, NULL));
+  CHECK_OK(lightning_backup_list_count(list, &count));
+  CHECK(count == 2);
+  CHECK_OK(lightning_backup_list_get(list, 1, &id, NULL, NULL, NULL, NULL));
+  CHECK(id == 3);
+  lightning_backup_list_destroy(list);
+  CHECK_OK(lightning_backup_engine_purge_old_backups(engine, 1, NULL));
+  CHECK_OK(lightning_backup_engine_list_backups(engine, &list, NULL));
+  CHECK_OK(lightning_backup_list_count(list, &count));
+  CHECK(count == 1);
+  CHECK_OK(lightning_backup_list_get(list, 0, &id, NULL, NULL, NULL, NULL));
+  CHECK(id == 3);
+  CHECK_OK(lightning_backup_engine_purge_old_backups(engine, 0, NULL));
+
+  /* Argument errors. */
+  CHECK_CODE(lightning_backup_engine_open(NULL, NULL, &engine2, NULL), LIGHTNING_INVALID_ARGUMENT);
+  CHECK_CODE(lightning_backup_engine_open(root, NULL, NULL, NULL), LIGHTNING_INVALID_ARGUMENT);
+  id = 77;
+  CHECK_CODE(lightning_backup_engine_create_backup(NULL, db, &id, &err), LIGHTNING_INVALID_ARGUMENT);
+  CHECK(id == 0 && err != NULL);
+  lightning_free(err);
+  CHECK_CODE(lightning_backup_engine_create_backup(engine, NULL, &id, NULL), LIGHTNING_INVALID_ARGUMENT);
+  CHECK_CODE(lightning_backup_engine_list_backups(NULL, &list, NULL), LIGHTNING_INVALID_ARGUMENT);
+  CHECK_CODE(lightning_backup_engine_list_backups(engine, NULL, NULL), LIGHTNING_INVALID_ARGUMENT);
+  CHECK_CODE(lightning_backup_engine_verify_backup(NULL, 1, NULL), LIGHTNING_INVALID_ARGUMENT);
+  CHECK_CODE(lightning_backup_engine_delete_backup(NULL, 1, NULL), LIGHTNING_INVALID_ARGUMENT);
+  CHECK_CODE(lightning_backup_engine_purge_old_backups(NULL, 1, NULL), LIGHTNING_INVALID_ARGUMENT);
+  CHECK_CODE(lightning_backup_engine_restore(NULL, 1, target, 0, NULL), LIGHTNING_INVALID_ARGUMENT);
+  CHECK_CODE(lightning_backup_engine_restore(engine, 1, NULL, 0, NULL), LIGHTNING_INVALID_ARGUMENT);
+  CHECK_CODE(lightning_backup_engine_close(NULL, NULL), LIGHTNING_INVALID_ARGUMENT);
+
+  /* A database on another file system (in memory) is refused. */
+  {
+    lightning_options_t* options;
+    lightning_db_t* memdb = open_memory_db(&options);
+    CHECK_CODE(lightning_backup_engine_create_backup(engine, memdb, &id, NULL), LIGHTNING_INVALID_ARGUMENT);
+    lightning_db_destroy(memdb);
+    lightning_options_destroy(options);
+  }
+
+  /* A closed database. */
+  CHECK_OK(lightning_db_close(db, NULL));
+  CHECK_CODE(lightning_backup_engine_create_backup(engine, db, &id, NULL), LIGHTNING_CLOSED);
+
+  /* A closed engine: every call CLOSED; closing again OK; the lock is
+   * released. A list made before outlives the engine. */
+  CHECK_OK(lightning_backup_engine_list_backups(engine, &list, NULL));
+  CHECK_OK(lightning_backup_engine_close(engine, &err));
+  CHECK(err == NULL);
+  CHECK_OK(lightning_backup_engine_close(engine, NULL));
+  CHECK_CODE(lightning_backup_engine_create_backup(engine, db, &id, NULL), LIGHTNING_CLOSED);
+  CHECK_CODE(lightning_backup_engine_list_backups(engine, &list, &err), LIGHTNING_CLOSED);
+  CHECK(err != NULL);
+  lightning_free(err);
+  CHECK_CODE(lightning_backup_engine_verify_backup(engine, id1, NULL), LIGHTNING_CLOSED);
+  CHECK_CODE(lightning_backup_engine_delete_backup(engine, id1, NULL), LIGHTNING_CLOSED);
+  CHECK_CODE(lightning_backup_engine_purge_old_backups(engine, 0, NULL), LIGHTNING_CLOSED);
+  CHECK_CODE(lightning_backup_engine_restore(engine, id1, target, 1, NULL), LIGHTNING_CLOSED);
+  lightning_db_destroy(db);
+  CHECK_OK(lightning_backup_engine_open(root, NULL, &engine2, NULL));
+  lightning_backup_engine_destroy(engine2); /* closes */
+  lightning_backup_engine_destroy(engine);
+  lightning_backup_engine_destroy(NULL);
+  lightning_backup_list_destroy(NULL);
+  lightning_backup_list_destroy(list); /* a NULL list (the failed call set it) */
+
+  /* In memory: the engine on the database's options. */
+  {
+    lightning_options_t* options;
+    lightning_db_t* memdb = open_memory_db(&options);
+    put_ten(memdb);
+    CHECK_OK(lightning_backup_engine_open("/membackups", options, &engine, NULL));
+    CHECK_OK(lightning_backup_engine_create_backup(engine, memdb, &id, NULL));
+    CHECK_OK(lightning_backup_engine_restore(engine, id, "/memrestored", 0, NULL));
+    lightning_db_destroy(memdb);
+    /* The engine keeps the file system: destroy the options first. */
+    CHECK_OK(lightning_db_open("/memrestored", options, &restored, NULL));
+    lightning_options_destroy(options);
+    check_value(restored, "k3", "v3");
+    lightning_db_destroy(restored);
+    CHECK_OK(lightning_backup_engine_verify_backup(engine, id, NULL));
+    lightning_backup_engine_destroy(engine);
+  }
+}
+
 /* Close with everything still open, then use and destroy the leftovers in
  * every order: CLOSED, never a crash (ASan checks the frees). */
 static void test_closed_handles(void) {
@@ -1339,6 +1728,9 @@ static const struct test_case kCases[] = {
     {"Transactions", test_transactions},
     {"Comparator", test_comparator},
     {"StatsAndMaintenance", test_stats_and_maintenance},
+    {"Checkpoint", test_checkpoint},
+    {"Verify", test_verify},
+    {"Backups", test_backups},
     {"ClosedHandles", test_closed_handles},
     {"TransactionChildrenOutliveIt", test_transaction_children_outlive_it},
     {"ConcurrentTransactions", test_concurrent_transactions},

@@ -138,6 +138,9 @@ typedef struct lightning_snapshot_t lightning_snapshot_t;
 typedef struct lightning_transaction_t lightning_transaction_t;
 typedef struct lightning_comparator_t lightning_comparator_t;
 typedef struct lightning_stats_t lightning_stats_t;
+typedef struct lightning_verify_report_t lightning_verify_report_t;
+typedef struct lightning_backup_engine_t lightning_backup_engine_t;
+typedef struct lightning_backup_list_t lightning_backup_list_t;
 
 /* ======================================================================
  * Comparators (include/lightning/comparator.h)
@@ -501,9 +504,121 @@ LIGHTNING_C_API int lightning_stats_entry(const lightning_stats_t* stats, size_t
                                           uint64_t* value);
 
 /* ======================================================================
- * Checkpoints, backups, verify/repair and change subscriptions: the engine
- * does not provide these yet; their bindings will go here.
+ * Checkpoints and verification (include/lightning/db.h, maintenance.h)
  * ====================================================================== */
+
+/* Writes a consistent, openable copy of the open database into directory
+ * dir (which must not exist or be empty: INVALID_ARGUMENT otherwise) while
+ * readers and writers go on. Every write acknowledged before the call is in
+ * the copy. Tables are hard-linked when possible, else copied; everything is
+ * fsynced before OK; on failure the partial copy is removed. Open the copy
+ * with the same comparator (and, for an in-memory database, the same
+ * options handle: the copy is written to its file system). Any thread. */
+LIGHTNING_C_API int lightning_db_checkpoint(lightning_db_t* db, const char* dir, char** errmsg);
+
+/* What a verification read: the counts of things found intact, by name.
+ * Caller-owned; one thread at a time per handle. NULL if memory runs out. */
+LIGHTNING_C_API lightning_verify_report_t* lightning_verify_report_create(void);
+LIGHTNING_C_API void lightning_verify_report_destroy(lightning_verify_report_t* report);
+/* The value of the named count: the field names of lightning::VerifyReport
+ * ("manifest_bytes", "wal_files", "wal_records", "wal_bytes",
+ * "wal_torn_tail_bytes" (bytes an interrupted append left at the end of a
+ * log: not an error), "table_files", "table_entries", "table_bytes",
+ * "tree_epoch" (0: no tree), "tree_pages", "tree_entries",
+ * "tree_file_bytes"). All 0 until a verification fills the report.
+ * NOT_FOUND for an unknown name. */
+LIGHTNING_C_API int lightning_verify_report_get(const lightning_verify_report_t* report, const char* name,
+                                                uint64_t* value);
+/* Enumeration, as lightning_stats_count/_entry: name borrowed (static). */
+LIGHTNING_C_API int lightning_verify_report_count(const lightning_verify_report_t* report, size_t* count);
+LIGHTNING_C_API int lightning_verify_report_entry(const lightning_verify_report_t* report, size_t index,
+                                                  const char** name, uint64_t* value);
+
+/* Reads every byte of every live file of the open database (MANIFEST, live
+ * logs, every SSTable block, every tree page), bypassing the caches, and
+ * checks checksums and structure, beside readers and writers. CORRUPTION
+ * names the file and offset or page. report (may be NULL) is reset, then
+ * receives the counts -- also on failure, where it holds what was found
+ * intact before the problem. Any thread. */
+LIGHTNING_C_API int lightning_db_verify(lightning_db_t* db, lightning_verify_report_t* report, char** errmsg);
+
+/* The same check of the database in directory path, which must not be open
+ * (BUSY otherwise, in this or another process): NOT_FOUND if there is no
+ * database, NOT_SUPPORTED for an unknown format version. options (NULL: the
+ * defaults) supply the comparator the database was created with and, when
+ * set in-memory, the file system to read. report as for lightning_db_verify.
+ * Any thread; distinct directories may be verified concurrently. */
+LIGHTNING_C_API int lightning_verify_database(const char* path, const lightning_options_t* options,
+                                              lightning_verify_report_t* report, char** errmsg);
+
+/* ======================================================================
+ * Backups (include/lightning/backup.h)
+ * ====================================================================== */
+
+/* Opens (creating if needed) the backup root directory backup_root and
+ * stores the engine in *engine (NULL on failure). options (NULL: the real
+ * file system) must be on the file system of the databases it backs up: for
+ * in-memory databases, the options handle they were opened with (the engine
+ * keeps that file system alive). Removes the debris of backups a crash
+ * interrupted. BUSY if another engine (in any process) has the root open.
+ * A backup holds the tables it shares with others once (under shared/) and
+ * copies the tree and MANIFEST; a backup being made is listed only once it
+ * is complete.
+ * Threads: every call on an engine may be made from any thread (they run
+ * one at a time), lightning_backup_engine_close() included; only
+ * lightning_backup_engine_destroy() must not race with other calls on it. */
+LIGHTNING_C_API int lightning_backup_engine_open(const char* backup_root, const lightning_options_t* options,
+                                                 lightning_backup_engine_t** engine, char** errmsg);
+/* Releases the root's lock; later calls on the engine return CLOSED. Closing
+ * again is OK. */
+LIGHTNING_C_API int lightning_backup_engine_close(lightning_backup_engine_t* engine, char** errmsg);
+/* Closes the engine if it is open and frees the handle. NULL is ignored. */
+LIGHTNING_C_API void lightning_backup_engine_destroy(lightning_backup_engine_t* engine);
+
+/* Backs up db (flushing its memtable first; its readers and writers go on)
+ * and stores the new backup's id in *backup_id (may be NULL). Every write
+ * acknowledged before the call is in the backup. CLOSED if the engine or db
+ * is closed (lightning_db_close waits for this call); INVALID_ARGUMENT if
+ * db is on another file system than the engine. On failure nothing is
+ * listed and the partial files are removed. */
+LIGHTNING_C_API int lightning_backup_engine_create_backup(lightning_backup_engine_t* engine, lightning_db_t* db,
+                                                          uint64_t* backup_id, char** errmsg);
+
+/* The valid backups as of the call, oldest first, as a list the caller owns
+ * (a plain value: one thread at a time; it outlives the engine). */
+LIGHTNING_C_API int lightning_backup_engine_list_backups(lightning_backup_engine_t* engine,
+                                                         lightning_backup_list_t** list, char** errmsg);
+LIGHTNING_C_API void lightning_backup_list_destroy(lightning_backup_list_t* list);
+LIGHTNING_C_API int lightning_backup_list_count(const lightning_backup_list_t* list, size_t* count);
+/* The index-th backup: its id (1, 2, ... in creation order, never reused by
+ * a root), timestamp (seconds since the Unix epoch when it was made), size
+ * (bytes of its files, shared ones included), file count (tables, tree,
+ * MANIFEST) and last sequence (the newest write it holds). Each out-pointer
+ * may be NULL when not wanted. INVALID_ARGUMENT past the end. */
+LIGHTNING_C_API int lightning_backup_list_get(const lightning_backup_list_t* list, size_t index, uint64_t* id,
+                                              uint64_t* timestamp, uint64_t* size, uint64_t* file_count,
+                                              uint64_t* last_sequence);
+
+/* Reads every file of backup backup_id and checks its size and checksum.
+ * CORRUPTION naming the file; NOT_FOUND for an unknown id. */
+LIGHTNING_C_API int lightning_backup_engine_verify_backup(lightning_backup_engine_t* engine, uint64_t backup_id,
+                                                          char** errmsg);
+/* Deletes backup backup_id, then the shared tables no backup refers to any
+ * more; a crash midway never leaves a listed, incomplete backup. NOT_FOUND
+ * for an unknown id. */
+LIGHTNING_C_API int lightning_backup_engine_delete_backup(lightning_backup_engine_t* engine, uint64_t backup_id,
+                                                          char** errmsg);
+/* Deletes the oldest backups until at most keep remain. */
+LIGHTNING_C_API int lightning_backup_engine_purge_old_backups(lightning_backup_engine_t* engine, size_t keep,
+                                                              char** errmsg);
+/* Restores backup backup_id into directory db_dir (created if missing),
+ * checking every file's checksum as it is copied (CORRUPTION, and nothing
+ * left that would open, if one fails). If db_dir holds anything but an
+ * empty LOCK file: INVALID_ARGUMENT, unless overwrite is nonzero, in which
+ * case the database files there are deleted first. BUSY if a database is
+ * open in db_dir. The restored database holds exactly the backup's data. */
+LIGHTNING_C_API int lightning_backup_engine_restore(lightning_backup_engine_t* engine, uint64_t backup_id,
+                                                    const char* db_dir, int overwrite, char** errmsg);
 
 #ifdef __cplusplus
 } /* extern "C" */
