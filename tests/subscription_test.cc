@@ -26,6 +26,8 @@
 //
 // Randomized tests print their seed; replay with
 //   LIGHTNING_TEST_SEED=<seed> ./subscription_test --gtest_filter=...
+#include "lightning/subscription.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -43,7 +45,6 @@
 
 #include "env/fault_injection_env.h"
 #include "lightning/db.h"
-#include "lightning/subscription.h"
 #include "util/random.h"
 #include "util/temp_dir.h"
 #include "util/test_comparators.h"
@@ -65,7 +66,8 @@ struct Event {
 
 std::string Describe(const Event& e) {
   const char* t = e.type == ChangeType::kPut ? "put" : e.type == ChangeType::kDelete ? "del" : "lost";
-  return std::string(t) + "@" + std::to_string(e.sequence) + " " + e.key + (e.lost ? " n=" + std::to_string(e.lost) : "");
+  return std::string(t) + "@" + std::to_string(e.sequence) + " " + e.key +
+         (e.lost ? " n=" + std::to_string(e.lost) : "");
 }
 
 // Records every event it is given.
@@ -156,7 +158,9 @@ class SubscriptionTest : public ::testing::Test {
  protected:
   void SetUp() override { db_ = OpenDb(dir_.path()); }
   void TearDown() override {
-    if (db_ != nullptr) { EXPECT_TRUE(db_->close().ok()); }
+    if (db_ != nullptr) {
+      EXPECT_TRUE(db_->close().ok());
+    }
   }
 
   test::TempDir dir_{"subscription"};
@@ -251,7 +255,9 @@ TEST_F(SubscriptionTest, EventsMatchModelOfCommittedWrites) {
       WriteBatch empty;
       EXPECT_TRUE(db_->write(empty).ok());
     }
-    if (step % 500 == 250) { ASSERT_TRUE(db_->flush().ok()); }
+    if (step % 500 == 250) {
+      ASSERT_TRUE(db_->flush().ok());
+    }
   }
   ASSERT_GT(conflicts, 0);
   const std::map<std::string, std::string> expected_contents = Contents(db_.get());
@@ -272,7 +278,9 @@ TEST_F(SubscriptionTest, EventsMatchModelOfCommittedWrites) {
       ASSERT_EQ(got.type, want.type) << "write " << w << ": " << Describe(got);
       ASSERT_EQ(got.key, want.key) << "write " << w;
       ASSERT_EQ(got.value, want.value) << "write " << w;
-      if (next > 0) { ASSERT_EQ(got.sequence, events[next - 1].sequence + 1) << "write " << w; }
+      if (next > 0) {
+        ASSERT_EQ(got.sequence, events[next - 1].sequence + 1) << "write " << w;
+      }
       next++;
     }
   }
@@ -709,7 +717,7 @@ TEST_F(SubscriptionTest, BlockingCallbacksMayReadButNotWrite) {
   EXPECT_TRUE(results[4].ok());
   EXPECT_TRUE(results[5].ok());
   EXPECT_TRUE(results[6].IsInvalidArgument());
-  EXPECT_TRUE(results[7].ok());  // reads work
+  EXPECT_TRUE(results[7].ok());                                          // reads work
   EXPECT_TRUE(results[8].IsInvalidArgument()) << results[8].ToString();  // close() from a callback
   EXPECT_TRUE(db_->get("derived").status().IsNotFound());
 }
@@ -847,7 +855,9 @@ TEST(SubscriptionConcurrentTest, ConcurrentWritersDeliverInCommitOrder) {
     std::vector<int> next(kWriters, 0);
     std::map<std::string, std::string> replayed;
     for (size_t i = 0; i < events.size(); i++) {
-      if (i > 0) { ASSERT_EQ(events[i].sequence, events[i - 1].sequence + 1) << i; }
+      if (i > 0) {
+        ASSERT_EQ(events[i].sequence, events[i - 1].sequence + 1) << i;
+      }
       ASSERT_EQ(events[i].type, ChangeType::kPut);
       const std::string& v = events[i].value;
       const int w = std::stoi(v.substr(0, v.find(':')));

@@ -30,7 +30,8 @@
 //    write group.
 //
 // Callbacks may read the database, start transactions, and subscribe or
-// unsubscribe (their own subscription included). They must not call
+// unsubscribe (their own subscription included). While close() delivers the
+// last queued events, the database already answers Closed. They must not call
 // Database::close() (it returns InvalidArgument) or destroy the Database. An
 // exception escaping a callback ends that subscription (status() says
 // Aborted); no exception reaches the writer.
@@ -62,8 +63,8 @@ struct ChangeEvent {
   // The change's sequence number (commit order). For kLost: that of the last
   // dropped event.
   uint64_t sequence = 0;
-  Slice key;    // empty for kLost
-  Slice value;  // the new value for kPut; empty otherwise
+  Slice key;                 // empty for kLost
+  Slice value;               // the new value for kPut; empty otherwise
   uint64_t lost_events = 0;  // kLost only
 };
 
@@ -94,7 +95,8 @@ using ChangeCallbackFn = void (*)(void* state, const ChangeEvent* event);
 
 // The handle of one subscription (RAII): destroying it unsubscribes.
 //
-// Thread-safety: every method may be called from any thread, concurrently,
+// Thread-safety: every method may be called from any thread, concurrently
+// (the destructor, like any, only once nothing else uses the handle),
 // including from inside this or another subscription's callback.
 // Lifetime: the handle may outlive its Database; once the database is closed
 // the subscription is over (active() is false) and the handle only reports.

@@ -76,7 +76,8 @@ class SubscriptionState {
     if (n == 0) return;
     std::unique_lock<std::mutex> l(mu_);
     // A group bigger than the whole queue goes in when the queue is empty.
-    room_cv_.wait(l, [&] { return stopping_ || pending_ == 0 || pending_ + n <= options_.max_pending_events; });
+    room_cv_.wait(
+        l, [&] { return stopping_ || draining_ || pending_ == 0 || pending_ + n <= options_.max_pending_events; });
   }
 
   // May throw std::bad_alloc (the caller then aborts the subscription).
@@ -464,9 +465,7 @@ void SubscriptionHub::close() noexcept {
   for (auto& s : retired) s->join();
 }
 
-bool SubscriptionHub::called_from_callback() const {
-  return t_delivering != nullptr && t_delivering->hub() == this;
-}
+bool SubscriptionHub::called_from_callback() const { return t_delivering != nullptr && t_delivering->hub() == this; }
 
 bool SubscriptionHub::called_from_blocking_callback() const {
   return called_from_callback() && t_delivering->blocking();

@@ -102,10 +102,10 @@ class SubscriptionHub : public std::enable_shared_from_this<SubscriptionHub> {
 
   const Comparator* const user_comparator_;
   std::mutex mu_;
-  bool closed_ = false;                                       // guarded by mu_
-  std::vector<std::shared_ptr<SubscriptionState>> active_;    // guarded by mu_
-  std::vector<std::shared_ptr<SubscriptionState>> retired_;   // guarded by mu_; threads not yet joined
-  std::atomic<size_t> registered_{0};                         // active_.size()
+  bool closed_ = false;                                      // guarded by mu_
+  std::vector<std::shared_ptr<SubscriptionState>> active_;   // guarded by mu_
+  std::vector<std::shared_ptr<SubscriptionState>> retired_;  // guarded by mu_; threads not yet joined
+  std::atomic<size_t> registered_{0};                        // active_.size()
 };
 
 }  // namespace lightning
