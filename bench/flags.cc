@@ -53,10 +53,55 @@ bool parse_bool(const std::string& name, const std::string& v, bool* out, std::s
 
 const std::vector<std::string>& known_workloads() {
   static const std::vector<std::string> names = {
-      "fillseq",     "fillrandom",   "overwrite",        "fillsync", "fillbatch",   "readrandom", "readmissing",
-      "readhot",     "deleterandom", "readwhilewriting", "readseq",  "readreverse", "seekrandom", "compact",
+      "fillseq",     "fillrandom",   "overwrite",        "fillsync",         "fillbatch",      "fill100K",
+      "readrandom",  "readmissing",  "readhot",          "readrandom100K",   "deleterandom",   "readwhilewriting",
+      "readrandomwriterandom",       "readseq",          "readreverse",      "seekrandom",     "compact",
       "txnlow",      "txnhigh"};
   return names;
+}
+
+const std::vector<std::string>& standard_suite() {
+  // Fills that build the main database first (fillrandom last, so "disk after
+  // fill" is the random-order fill's), then every read and mixed workload on
+  // it, a full compaction and the reads again on the compacted data, then the
+  // workloads that make a database of their own.
+  static const std::vector<std::string> names = {
+      "fillseq",     "fillbatch",          "fillrandom",  "overwrite",        "readrandom",
+      "readmissing", "readhot",            "readseq",     "readreverse",      "seekrandom",
+      "readwhilewriting",                  "readrandomwriterandom@2",         "txnlow@2",
+      "txnhigh@2",   "compact",            "readrandom",  "readseq",          "seekrandom",
+      "deleterandom", "fillsync",          "fillsync@4",  "fill100K",         "readrandom100K"};
+  return names;
+}
+
+bool parse_workload_entry(const std::string& entry, WorkloadEntry* out, std::string* error) {
+  const size_t at = entry.find('@');
+  out->name = entry.substr(0, at);
+  out->threads = 0;
+  const auto& known = known_workloads();
+  if (std::find(known.begin(), known.end(), out->name) == known.end()) {
+    *error = "unknown benchmark '" + out->name + "'";
+    return false;
+  }
+  if (at == std::string::npos) return true;
+  const std::string n = entry.substr(at + 1);
+  uint64_t threads = 0;
+  if (!parse_u64("benchmarks", n, &threads, error) || threads < 1 || threads > 1024) {
+    *error = "benchmark '" + entry + "': the thread count after '@' must be 1..1024";
+    return false;
+  }
+  out->threads = static_cast<int>(threads);
+  return true;
+}
+
+int Flags::max_threads() const {
+  int most = threads;
+  for (const std::string& b : benchmarks) {
+    WorkloadEntry entry;
+    std::string error;
+    if (parse_workload_entry(b, &entry, &error)) most = std::max(most, entry.threads);
+  }
+  return most;
 }
 
 std::string usage() {
@@ -70,11 +115,15 @@ std::string usage() {
     if (!workloads.empty()) workloads += ",";
     workloads += w;
   }
+  std::string suite;
+  for (const std::string& w : standard_suite()) {
+    if (!suite.empty()) suite += ",";
+    suite += w;
+  }
   return "usage: lightning_bench [--flag=value ...]\n"
-         "  --benchmarks=LIST      comma-separated workloads, run in order (default:\n"
-         "                         fillseq,fillrandom,overwrite,readrandom,readmissing,readhot,\n"
-         "                         readseq,readreverse,seekrandom,compact,readrandom,\n"
-         "                         readwhilewriting,deleterandom,fillsync)\n"
+         "  --benchmarks=LIST      comma-separated workloads, run in order; NAME@N runs NAME on\n"
+         "                         N client threads instead of --threads (default: the standard\n"
+         "                         suite: " + suite + ")\n"
          "                         known: " + workloads + "\n"
          "  --engines=LIST         engines to run, each in its own process (default: every\n"
          "                         compiled-in engine except null); compiled in: " + engines + "\n"
@@ -82,8 +131,10 @@ std::string usage() {
          "  --reads=N              reads per read workload (default: --num)\n"
          "  --value_size=N         value bytes (100)\n"
          "  --key_size=N           key bytes, zero-padded decimal index (16)\n"
-         "  --threads=N            client threads; --num/--reads are split across them (1)\n"
-         "  --batch_size=N         entries per write batch for fillbatch (1)\n"
+         "  --threads=N            client threads; --num/--reads are split across them (1);\n"
+         "                         NAME@N in --benchmarks overrides it for one entry\n"
+         "  --batch_size=N         entries per write batch for fillbatch (1000, as db_bench's fillbatch)\n"
+         "  --readwritepercent=P   readrandomwriterandom: P% reads, the rest writes (90)\n"
          "  --seek_nexts=N         entries read after each seek in seekrandom (10)\n"
          "  --compression=C        none|zstd|lz4|snappy, for engines that support it (none)\n"
          "  --cache_size=BYTES     block cache per engine (8388608)\n"
@@ -125,11 +176,8 @@ bool parse_flags(int argc, char** argv, Flags* flags, bool* help, std::string* e
     if (name == "benchmarks") {
       flags->benchmarks = split_commas(value);
       for (const std::string& w : flags->benchmarks) {
-        const auto& known = known_workloads();
-        if (std::find(known.begin(), known.end(), w) == known.end()) {
-          *error = "unknown benchmark '" + w + "'";
-          return false;
-        }
+        WorkloadEntry entry;
+        if (!parse_workload_entry(w, &entry, error)) return false;
       }
     } else if (name == "engines") {
       flags->engines = split_commas(value);
@@ -157,6 +205,13 @@ bool parse_flags(int argc, char** argv, Flags* flags, bool* help, std::string* e
     } else if (name == "batch_size") {
       ok = parse_u64(name, value, &u, error);
       flags->batch_size = u;
+    } else if (name == "readwritepercent") {
+      ok = parse_u64(name, value, &u, error);
+      if (ok && u > 100) {
+        *error = "--readwritepercent must be 0..100, got " + value;
+        return false;
+      }
+      flags->readwritepercent = static_cast<int>(u);
     } else if (name == "seek_nexts") {
       ok = parse_u64(name, value, &flags->seek_nexts, error);
     } else if (name == "compression") {
@@ -216,6 +271,19 @@ bool parse_flags(int argc, char** argv, Flags* flags, bool* help, std::string* e
   if (flags->benchmarks.empty()) {
     *error = "--benchmarks is empty";
     return false;
+  }
+  // readrandom100K reads what fill100K wrote: the last fill before it must be
+  // fill100K (with --use_existing_db the fills are skipped, so it cannot be).
+  std::string last_fill;
+  for (const std::string& b : flags->benchmarks) {
+    WorkloadEntry entry;
+    if (!parse_workload_entry(b, &entry, error)) return false;
+    if (entry.name.rfind("fill", 0) == 0) last_fill = entry.name;
+    if (entry.name == "readrandom100K" && (last_fill != "fill100K" || flags->use_existing_db)) {
+      *error = flags->use_existing_db ? "readrandom100K needs fill100K, which --use_existing_db=1 skips"
+                                      : "readrandom100K must follow fill100K (the last fill before it)";
+      return false;
+    }
   }
   // Missing keys use key_size-1 digits plus a '.', so they need one more byte.
   const size_t digits = KeyFormatter::digits_for(flags->num);

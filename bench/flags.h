@@ -12,17 +12,29 @@
 
 namespace lightning::bench {
 
+// One entry of --benchmarks: a workload name, optionally with "@N" to run
+// it on N client threads instead of --threads ("fillsync@4").
+struct WorkloadEntry {
+  std::string name;  // the workload: "fillsync"
+  int threads = 0;   // 0: --threads
+};
+
+// Parses "name" or "name@N" (N in 1..1024; name must be a known workload).
+// Returns false and fills *error otherwise.
+bool parse_workload_entry(const std::string& entry, WorkloadEntry* out, std::string* error);
+
+// The standard suite, run when --benchmarks is not given (see README.md).
+const std::vector<std::string>& standard_suite();
+
 struct Flags {
-  std::vector<std::string> benchmarks = {"fillseq",     "fillrandom",  "overwrite",  "readrandom",
-                                         "readmissing", "readhot",     "readseq",    "readreverse",
-                                         "seekrandom",  "compact",     "readrandom", "readwhilewriting",
-                                         "deleterandom", "fillsync"};
+  std::vector<std::string> benchmarks = standard_suite();
   uint64_t num = 1000000;
   int64_t reads = -1;  // -1: same as num
   size_t value_size = 100;
   size_t key_size = 16;
   int threads = 1;
-  size_t batch_size = 1;
+  size_t batch_size = 1000;  // entries per batch in fillbatch (db_bench's fillbatch: 1000)
+  int readwritepercent = 90;  // readrandomwriterandom: percent of operations that are reads
   uint64_t seek_nexts = 10;  // entries read after each seek in seekrandom
   Compression compression = Compression::kNone;
   size_t cache_size = 8u << 20;
@@ -39,6 +51,9 @@ struct Flags {
   std::string markdown;
 
   uint64_t effective_reads() const { return reads < 0 ? num : static_cast<uint64_t>(reads); }
+  // The most client threads any entry of --benchmarks runs (readwhilewriting
+  // adds its writer on top).
+  int max_threads() const;
 };
 
 // Parses argv into *flags. On error fills *error (the caller prints usage).

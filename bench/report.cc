@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <map>
 
+#include "verdict.h"
+
 namespace lightning::bench {
 namespace {
 
@@ -101,6 +103,8 @@ WorkloadField dbl_field(const char* k, double WorkloadResult::*m) {
 const std::vector<WorkloadField>& workload_fields() {
   static const std::vector<WorkloadField> fields = {
       str_field("name", &WorkloadResult::name),
+      u64_field("threads", &WorkloadResult::threads),
+      u64_field("value_size", &WorkloadResult::value_size),
       bool_field("skipped", &WorkloadResult::skipped),
       str_field("message", &WorkloadResult::message),
       u64_field("ops", &WorkloadResult::ops),
@@ -151,7 +155,9 @@ std::map<std::string, std::string> split_fields(const std::string& line, std::st
   return out;
 }
 
-// ---- formatting helpers --------------------------------------------------
+}  // namespace
+
+// ---- formatting helpers (declared in report.h) ---------------------------
 
 std::string fmt(const char* format, double v) {
   char buf[64];
@@ -205,6 +211,8 @@ std::string json_number(double v) {
   return buf;
 }
 
+namespace {
+
 // "cache hits 98.7% (1234/1250)", "cache hits - (no lookups)" or "cache hits n/a".
 std::string cache_text(const WorkloadResult& w) {
   if (w.cache_hits < 0 || w.cache_misses < 0) return "cache hits n/a";
@@ -240,7 +248,18 @@ std::string json_value(const std::string& v) {
   return json_string(v);
 }
 
-bool is_fill(const std::string& name) { return name == "fillseq" || name == "fillrandom" || name == "fillbatch"; }
+// The fills that build the main database (fillsync and fill100K make small
+// databases of their own).
+bool is_fill(const std::string& entry) {
+  const std::string name = entry.substr(0, entry.find('@'));
+  return name == "fillseq" || name == "fillrandom" || name == "fillbatch";
+}
+
+double raw_bytes(const Flags& flags, const WorkloadResult& w) {
+  return static_cast<double>(w.live_keys) * static_cast<double>(flags.key_size + w.value_size);
+}
+
+}  // namespace
 
 const WorkloadResult* find_workload(const EngineResult& e, const std::string& name, size_t occurrence) {
   size_t seen = 0;
@@ -249,8 +268,6 @@ const WorkloadResult* find_workload(const EngineResult& e, const std::string& na
   }
   return nullptr;
 }
-
-}  // namespace
 
 std::string encode_workload(const WorkloadResult& w) {
   LineWriter line("W");
@@ -319,11 +336,15 @@ void finish_summary(const Flags& flags, EngineResult* e) {
   e->allocated_after_fill = -1;
   e->space_amp = 0;
   e->max_write_stall_micros = 0;
+  e->disk_after_compact = -1;
+  e->space_amp_after_compact = 0;
   const WorkloadResult* fill = nullptr;
   const WorkloadResult* any_write = nullptr;
+  const WorkloadResult* compact = nullptr;
   double stall_unsynced = 0, stall_synced = 0;
   for (const WorkloadResult& w : e->workloads) {
     if (w.skipped) continue;
+    if (w.name == "compact" && w.disk_bytes >= 0) compact = &w;
     if (w.is_write && w.disk_bytes >= 0) {
       any_write = &w;
       if (is_fill(w.name)) fill = &w;
@@ -336,8 +357,13 @@ void finish_summary(const Flags& flags, EngineResult* e) {
     e->disk_after_fill = fill->disk_bytes;
     e->allocated_after_fill = fill->allocated_bytes;
     e->fill_workload = fill->name;
-    const double raw = static_cast<double>(fill->live_keys) * static_cast<double>(flags.key_size + flags.value_size);
+    const double raw = raw_bytes(flags, *fill);
     e->space_amp = raw > 0 ? static_cast<double>(fill->disk_bytes) / raw : 0;
+  }
+  if (compact != nullptr) {
+    e->disk_after_compact = compact->disk_bytes;
+    const double raw = raw_bytes(flags, *compact);
+    e->space_amp_after_compact = raw > 0 ? static_cast<double>(compact->disk_bytes) / raw : 0;
   }
   // A synced write waits for an fsync by design; only report it as the
   // longest write when nothing unsynced ran.
@@ -420,7 +446,7 @@ std::string markdown_report(const Flags& flags, const RunInfo& info, const std::
     return e.name != "lightning" && e.name != "null";
   });
   const bool ratio = have_lightning && have_peer;
-  md += "| workload (ops/sec; compact: seconds) |";
+  md += "| workload (ops/sec; compact: seconds; *100K: MB/s) |";
   for (const EngineResult& e : engines) md += " " + e.name + " |";
   if (ratio) md += " lightning / best peer |";
   md += "\n|---|";
@@ -444,10 +470,15 @@ std::string markdown_report(const Flags& flags, const RunInfo& info, const std::
         continue;
       }
       // compact is one operation: its duration says more than 1/duration.
-      md += " " + (name == "compact" ? fmt("%.3f s", w->wall_seconds) : thousands(w->ops_per_sec)) + " |";
-      if (e.name == "lightning") lightning = w->ops_per_sec;
-      else if (e.name != "null" && w->ops_per_sec > best_peer) {
-        best_peer = w->ops_per_sec;
+      const bool large = name.find("100K") != std::string::npos;
+      const double speed = large ? w->mb_per_sec : w->ops_per_sec;
+      md += " " +
+            (name == "compact" ? fmt("%.3f s", w->wall_seconds)
+                               : large ? fmt("%.1f MB/s", w->mb_per_sec) : thousands(w->ops_per_sec)) +
+            " |";
+      if (e.name == "lightning") lightning = speed;
+      else if (e.name != "null" && speed > best_peer) {
+        best_peer = speed;
         best_name = e.name;
       }
     }
@@ -459,13 +490,16 @@ std::string markdown_report(const Flags& flags, const RunInfo& info, const std::
   }
   md += "\n";
 
-  md += "| per engine | disk after fill | space amp | allocated (du) | peak RSS | longest write (us) | total time (s) |\n";
-  md += "|---|---:|---:|---:|---:|---:|---:|\n";
+  md += "| per engine | disk after fill | space amp | allocated (du) | disk after compact | space amp | peak RSS | "
+        "longest write (us) | total time (s) |\n";
+  md += "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const EngineResult& e : engines) {
     md += "| " + e.name + " | " + human_bytes(e.disk_after_fill) +
           (e.fill_workload.empty() ? "" : " (" + e.fill_workload + ")") + " | " +
           (e.space_amp > 0 ? fmt("%.2f", e.space_amp) : std::string("-")) + " | " +
-          human_bytes(e.allocated_after_fill) + " | " + human_bytes(e.peak_rss_kb < 0 ? -1 : e.peak_rss_kb * 1024) + " | " +
+          human_bytes(e.allocated_after_fill) + " | " + human_bytes(e.disk_after_compact) + " | " +
+          (e.space_amp_after_compact > 0 ? fmt("%.2f", e.space_amp_after_compact) : std::string("-")) + " | " +
+          human_bytes(e.peak_rss_kb < 0 ? -1 : e.peak_rss_kb * 1024) + " | " +
           (e.max_write_stall_micros > 0 ? thousands(e.max_write_stall_micros) : std::string("-")) + " | " +
           fmt("%.1f", e.total_seconds) + " |\n";
   }
@@ -515,6 +549,7 @@ std::string markdown_report(const Flags& flags, const RunInfo& info, const std::
     }
     md += "\n";
   }
+  md += verdict_markdown(compute_verdict(flags, engines));
   return md;
 }
 
@@ -530,6 +565,7 @@ std::string json_report(const Flags& flags, const RunInfo& info, const std::vect
        ", \"reads\": " + std::to_string(flags.effective_reads()) + ", \"key_size\": " +
        std::to_string(flags.key_size) + ", \"value_size\": " + std::to_string(flags.value_size) +
        ", \"threads\": " + std::to_string(flags.threads) + ", \"batch_size\": " + std::to_string(flags.batch_size) +
+       ", \"readwritepercent\": " + std::to_string(flags.readwritepercent) +
        ", \"seek_nexts\": " + std::to_string(flags.seek_nexts) +
        ", \"statistics\": " + (flags.statistics ? "true" : "false") +
        ", \"compression\": " + json_string(compression_name(flags.compression)) + ", \"cache_size\": " +
@@ -549,12 +585,15 @@ std::string json_report(const Flags& flags, const RunInfo& info, const std::vect
          ", \"disk_after_fill_bytes\": " + std::to_string(e.disk_after_fill) +
          ", \"fill_workload\": " + json_string(e.fill_workload) +
          ", \"allocated_after_fill_bytes\": " + std::to_string(e.allocated_after_fill) + ", \"space_amplification\": " +
-         json_number(e.space_amp) + ", \"longest_write_micros\": " + json_number(e.max_write_stall_micros) +
+         json_number(e.space_amp) + ", \"disk_after_compact_bytes\": " + std::to_string(e.disk_after_compact) +
+         ", \"space_amplification_after_compact\": " + json_number(e.space_amp_after_compact) +
+         ", \"longest_write_micros\": " + json_number(e.max_write_stall_micros) +
          ", \"total_seconds\": " + json_number(e.total_seconds) + ",\n";
     j += "     \"workloads\": [\n";
     for (size_t k = 0; k < e.workloads.size(); ++k) {
       const WorkloadResult& w = e.workloads[k];
-      j += "       {\"name\": " + json_string(w.name) + ", \"skipped\": " + (w.skipped ? "true" : "false") +
+      j += "       {\"name\": " + json_string(w.name) + ", \"threads\": " + std::to_string(w.threads) +
+           ", \"value_size\": " + std::to_string(w.value_size) + ", \"skipped\": " + (w.skipped ? "true" : "false") +
            ", \"message\": " + json_string(w.message);
       if (!w.skipped) {
         j += ", \"ops\": " + std::to_string(w.ops) + ", \"found\": " + std::to_string(w.found) +
@@ -598,7 +637,7 @@ std::string json_report(const Flags& flags, const RunInfo& info, const std::vect
     }
     j += std::string("     ]}") + (i + 1 < engines.size() ? "," : "") + "\n";
   }
-  j += "  ]\n}\n";
+  j += "  ],\n" + verdict_json(compute_verdict(flags, engines)) + "\n}\n";
   return j;
 }
 

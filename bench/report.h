@@ -16,7 +16,9 @@
 namespace lightning::bench {
 
 struct WorkloadResult {
-  std::string name;
+  std::string name;  // the --benchmarks entry, "@N" included ("fillsync@4")
+  uint64_t threads = 0;     // client threads it ran on (readwhilewriting: readers)
+  uint64_t value_size = 0;  // value bytes of the database it ran on (fill100K's: 100 KiB)
   bool skipped = false;
   std::string message;  // skip reason, or db_bench's trailing "(... found)" note
 
@@ -80,6 +82,8 @@ struct EngineResult {
   int64_t allocated_after_fill = -1;  // du bytes, preallocation included
   double space_amp = 0;               // disk_after_fill / live key+value bytes
   std::string fill_workload;  // which workload disk_after_fill was taken after
+  int64_t disk_after_compact = -1;    // data bytes after the last "compact" that ran (-1: none)
+  double space_amp_after_compact = 0;  // disk_after_compact / live key+value bytes
   double max_write_stall_micros = 0;
 };
 
@@ -115,6 +119,16 @@ struct RunInfo {
   std::string load_average;
   std::string db_dir;
 };
+
+// Formatting helpers shared by the reports.
+std::string fmt(const char* format, double v);  // snprintf of one double
+std::string human_bytes(int64_t bytes);         // "12.3 MiB"; "-" when negative
+std::string thousands(double v);                // "1,234,567"
+std::string json_string(const std::string& s);  // quoted and escaped
+std::string json_number(double v);              // null when not finite
+
+// The occurrence'th (0-based) result of --benchmarks entry `name`, or nullptr.
+const WorkloadResult* find_workload(const EngineResult& e, const std::string& name, size_t occurrence);
 
 std::string markdown_report(const Flags& flags, const RunInfo& info, const std::vector<EngineResult>& engines);
 std::string json_report(const Flags& flags, const RunInfo& info, const std::vector<EngineResult>& engines);

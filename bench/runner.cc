@@ -60,6 +60,7 @@ struct ThreadStats {
   uint64_t bytes = 0;
   uint64_t entries = 0;  // entries read by scans
   uint64_t max_write_ns = 0;
+  uint64_t writes = 0;  // writes among ops (readrandomwriterandom)
   double seconds = 0;
 };
 
@@ -79,12 +80,15 @@ enum class Kind {
   kFillRandom,
   kFillSync,
   kFillBatch,
+  kFill100K,
   kOverwrite,
   kDeleteRandom,
   kReadRandom,
   kReadMissing,
   kReadHot,
+  kReadRandom100K,
   kReadWhileWriting,
+  kReadRandomWriteRandom,
   kReadSeq,
   kReadReverse,
   kSeekRandom,
@@ -98,6 +102,9 @@ Kind kind_of(const std::string& name) {
   if (name == "fillrandom") return Kind::kFillRandom;
   if (name == "fillsync") return Kind::kFillSync;
   if (name == "fillbatch") return Kind::kFillBatch;
+  if (name == "fill100K") return Kind::kFill100K;
+  if (name == "readrandom100K") return Kind::kReadRandom100K;
+  if (name == "readrandomwriterandom") return Kind::kReadRandomWriteRandom;
   if (name == "overwrite") return Kind::kOverwrite;
   if (name == "deleterandom") return Kind::kDeleteRandom;
   if (name == "readrandom") return Kind::kReadRandom;
@@ -115,10 +122,24 @@ Kind kind_of(const std::string& name) {
 bool is_scan(Kind k) { return k == Kind::kReadSeq || k == Kind::kReadReverse || k == Kind::kSeekRandom; }
 
 bool is_fill(Kind k) {
-  return k == Kind::kFillSeq || k == Kind::kFillRandom || k == Kind::kFillSync || k == Kind::kFillBatch;
+  return k == Kind::kFillSeq || k == Kind::kFillRandom || k == Kind::kFillSync || k == Kind::kFillBatch ||
+         k == Kind::kFill100K;
 }
 bool is_txn(Kind k) { return k == Kind::kTxnLow || k == Kind::kTxnHigh; }
-bool is_write(Kind k) { return is_fill(k) || k == Kind::kOverwrite || k == Kind::kDeleteRandom || is_txn(k); }
+bool is_write(Kind k) {
+  return is_fill(k) || k == Kind::kOverwrite || k == Kind::kDeleteRandom || is_txn(k) ||
+         k == Kind::kReadRandomWriteRandom;
+}
+
+// fill100K (db_bench's name): num/1000 entries of 100 KB values, reported in MB/s.
+constexpr size_t kLargeValueSize = 100 * 1024;
+constexpr uint64_t kLargeValueDivisor = 1000;
+// fillsync: num/1000 synced writes, as db_bench.
+constexpr uint64_t kSyncDivisor = 1000;
+// readrandom100K: reads/100 gets of the 100 KB values.
+constexpr uint64_t kLargeReadDivisor = 100;
+// txnlow / txnhigh: reads/10 transactions.
+constexpr uint64_t kTxnDivisor = 10;
 
 // [begin, end) of thread t's share of `total` operations.
 void share(uint64_t total, int threads, int t, uint64_t* begin, uint64_t* end) {
@@ -159,16 +180,24 @@ class EngineRun {
 
   uint64_t workload_seed(size_t ordinal) const { return mix64(flags_.seed ^ mix64(ordinal + 1)); }
   std::unique_ptr<ThreadContext> make_context(uint64_t seed) const {
-    return std::make_unique<ThreadContext>(flags_.key_size, &value_source_, flags_.value_size, seed);
+    return std::make_unique<ThreadContext>(flags_.key_size, &value_source_, db_value_size_, seed);
   }
+  // A fill decides the database's shape: its key space and value size (both
+  // from the flags, except fill100K's). Rebuilds the value source on change.
+  void set_shape(uint64_t num, size_t value_size);
 
   // Runs body(t, stats) on n threads released together; returns wall seconds.
   template <typename Body>
   double run_threads(int n, std::vector<ThreadStats>* stats, Body body);
 
-  // The measured loop: op(i) for i in [0, count), each timed.
+  // The measured loop: op(i) for i in [0, count), each timed; is_write(i)
+  // says whether op i was a write (for the longest write).
+  template <typename IsWrite, typename Op>
+  void timed_loop_mixed(ThreadStats* st, uint64_t count, IsWrite is_write, Op op);
   template <typename Op>
-  void timed_loop(ThreadStats* st, uint64_t count, bool write, Op op);
+  void timed_loop(ThreadStats* st, uint64_t count, bool write, Op op) {
+    timed_loop_mixed(st, count, [write](uint64_t) { return write; }, op);
+  }
 
   bool read_one(ThreadContext* c, ThreadStats* st, uint64_t index, std::string_view key, bool missing, bool full);
   bool write_one(ThreadContext* c, ThreadStats* st, uint64_t index, uint32_t epoch, bool sync, bool concurrent);
@@ -184,8 +213,8 @@ class EngineRun {
                   bool forward, uint64_t* bound, bool full);
   // When tracking: fails unless no key in [from, to) is live.
   bool check_no_live(uint64_t from, uint64_t to, const char* what);
-  // Thread t's share of a full scan (readseq / readreverse).
-  void full_scan(ThreadContext* c, ThreadStats* st, int t, bool forward);
+  // Thread t of `threads`' share of a full scan (readseq / readreverse).
+  void full_scan(ThreadContext* c, ThreadStats* st, int t, int threads, bool forward);
   // One seekrandom operation: a fresh cursor, a seek, up to --seek_nexts entries.
   bool seek_one(ThreadContext* c, ThreadStats* st, uint64_t op);
 
@@ -205,6 +234,10 @@ class EngineRun {
   bool open_ = false;
   bool dirty_ = false;  // written since it was created fresh
   uint32_t max_epoch_ = 0;
+  // The current database's shape (see set_shape): keys [0, db_num_) with
+  // values of db_value_size_ bytes. presence_ has room for --num keys.
+  uint64_t db_num_ = 0;
+  size_t db_value_size_ = 0;
 
   std::atomic<bool> failed_{false};
   std::mutex error_mu_;
@@ -298,13 +331,22 @@ double EngineRun::run_threads(int n, std::vector<ThreadStats>* stats, Body body)
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-template <typename Op>
-void EngineRun::timed_loop(ThreadStats* st, uint64_t count, bool write, Op op) {
+void EngineRun::set_shape(uint64_t num, size_t value_size) {
+  db_num_ = num;
+  if (value_size != db_value_size_) {
+    db_value_size_ = value_size;
+    value_source_ = make_value_source(value_size, flags_.seed);
+  }
+}
+
+template <typename IsWrite, typename Op>
+void EngineRun::timed_loop_mixed(ThreadStats* st, uint64_t count, IsWrite is_write, Op op) {
   const Clock::time_point start = Clock::now();
   Clock::time_point prev = start;
   uint64_t done = 0;
   while (done < count && !failed()) {
     if (!op(done)) break;
+    const bool write = is_write(done);
     ++done;
     // One clock read per op: the latency includes the harness's own few
     // tens of nanoseconds (key formatting, checks), which the null engine
@@ -359,9 +401,13 @@ bool EngineRun::write_one(ThreadContext* c, ThreadStats* st, uint64_t index, uin
                           bool concurrent) {
   const std::string_view key = c->keys.key(index);
   const std::string_view value = c->values.value(index, epoch);
-  // With concurrent readers, flag the put as in flight first so a reader
-  // that sees the new key is not mistaken.
-  if (concurrent) presence_[index].store(kWriting, std::memory_order_relaxed);
+  // With concurrent readers, flag the put of an absent key as in flight
+  // first so a reader that sees the new key is not mistaken. An overwrite of
+  // a live key keeps it live throughout (no concurrent workload deletes), so
+  // readers must keep finding it.
+  if (concurrent && presence_[index].load(std::memory_order_relaxed) != kPresent) {
+    presence_[index].store(kWriting, std::memory_order_relaxed);
+  }
   if (!engine_->put(key, value, sync, &c->error)) {
     fail("put(" + std::string(key) + ") failed: " + c->error);
     return false;
@@ -376,8 +422,8 @@ bool EngineRun::key_index(std::string_view key, uint64_t* index) {
     fail("scan returned a key that was never written: '" + std::string(key) + "'");
     return false;
   }
-  if (*index >= flags_.num) {
-    fail("scan returned key " + std::string(key) + ", outside the key space of --num=" + std::to_string(flags_.num) +
+  if (*index >= db_num_) {
+    fail("scan returned key " + std::string(key) + ", outside the key space [0, " + std::to_string(db_num_) + ")" +
          (flags_.use_existing_db ? " (was the database made with another --num?)" : ""));
     return false;
   }
@@ -421,10 +467,9 @@ bool EngineRun::scan_entry(ThreadContext* c, ThreadStats* st, std::string_view k
   return true;
 }
 
-void EngineRun::full_scan(ThreadContext* c, ThreadStats* st, int t, bool forward) {
-  const int threads = flags_.threads;
+void EngineRun::full_scan(ThreadContext* c, ThreadStats* st, int t, int threads, bool forward) {
   uint64_t begin, end;
-  share(flags_.num, threads, t, &begin, &end);
+  share(db_num_, threads, t, &begin, &end);
   if (begin == end) return;  // more threads than keys
   std::unique_ptr<Cursor> cursor = engine_->new_cursor(&c->error);
   if (!cursor) {
@@ -484,7 +529,7 @@ void EngineRun::full_scan(ThreadContext* c, ThreadStats* st, int t, bool forward
 }
 
 bool EngineRun::seek_one(ThreadContext* c, ThreadStats* st, uint64_t op) {
-  const uint64_t index = c->rnd.uniform(flags_.num);
+  const uint64_t index = c->rnd.uniform(db_num_);
   const std::string_view target = c->keys.key(index);
   // A fresh cursor per seek, as db_bench's seekrandom: it sees the latest data.
   std::unique_ptr<Cursor> cursor = engine_->new_cursor(&c->error);
@@ -516,14 +561,22 @@ bool EngineRun::seek_one(ThreadContext* c, ThreadStats* st, uint64_t op) {
     return false;
   }
   // At the end of the data: nothing live may follow.
-  if (!cursor->valid()) return check_no_live(bound, flags_.num, "seekrandom");
+  if (!cursor->valid()) return check_no_live(bound, db_num_, "seekrandom");
   return true;
 }
 
 WorkloadResult EngineRun::run_workload(size_t ordinal, const std::string& name, std::string* histogram_text) {
   WorkloadResult result;
   result.name = name;
-  const Kind kind = kind_of(name);
+  WorkloadEntry entry;
+  std::string entry_error;
+  if (!parse_workload_entry(name, &entry, &entry_error)) {  // parse_flags checked it already
+    fail(entry_error);
+    return result;
+  }
+  const Kind kind = kind_of(entry.name);
+  const int threads = entry.threads > 0 ? entry.threads : flags_.threads;
+  result.threads = static_cast<uint64_t>(threads);
   const uint32_t caps = engine_->capabilities();
 
   if (kind == Kind::kFillBatch && (caps & kCapWriteBatch) == 0) {
@@ -551,17 +604,25 @@ WorkloadResult EngineRun::run_workload(size_t ordinal, const std::string& name, 
   if (is_fill(kind) && dirty_) {
     if (!close_db() || !open_db(/*fresh=*/true)) return result;
   }
+  if (kind == Kind::kFill100K) {
+    set_shape(std::max<uint64_t>(1, flags_.num / kLargeValueDivisor), kLargeValueSize);
+  } else if (is_fill(kind)) {
+    set_shape(flags_.num, flags_.value_size);
+  }
+  result.value_size = db_value_size_;
   if (is_write(kind) || kind == Kind::kReadWhileWriting) dirty_ = true;
+  const size_t value_size = db_value_size_;
 
   const uint32_t epoch = static_cast<uint32_t>(ordinal + 1);
   if (!flags_.use_existing_db) max_epoch_ = std::max(max_epoch_, epoch);
   const uint64_t seed = workload_seed(ordinal);
-  const int threads = flags_.threads;
-  const uint64_t num = flags_.num;
-  const uint64_t reads = flags_.effective_reads();
+  const uint64_t num = db_num_;
+  const uint64_t reads = kind == Kind::kReadRandom100K
+                             ? std::max<uint64_t>(1, flags_.effective_reads() / kLargeReadDivisor)
+                             : flags_.effective_reads();
   const bool sync = flags_.sync || kind == Kind::kFillSync;
   const uint64_t hot_range = std::max<uint64_t>(1, num / 100);
-  const uint64_t sync_count = std::max<uint64_t>(1, num / 100);
+  const uint64_t sync_count = std::max<uint64_t>(1, num / kSyncDivisor);
   const Permutation perm(num, seed);
   const auto fmt_seconds = [](double seconds) {
     char buf[48];
@@ -580,7 +641,8 @@ WorkloadResult EngineRun::run_workload(size_t ordinal, const std::string& name, 
   switch (kind) {
     case Kind::kFillSeq:
     case Kind::kFillRandom:
-    case Kind::kFillSync: {
+    case Kind::kFillSync:
+    case Kind::kFill100K: {
       const uint64_t total = kind == Kind::kFillSync ? sync_count : num;
       const bool sequential = kind == Kind::kFillSeq;
       wall = run_threads(threads, &stats, [&](int t, ThreadStats* st) {
@@ -599,7 +661,7 @@ WorkloadResult EngineRun::run_workload(size_t ordinal, const std::string& name, 
       wall = run_threads(threads, &stats, [&](int t, ThreadStats* st) {
         auto c = make_context(mix64(seed + static_cast<uint64_t>(t)));
         std::string key_buf(batch * flags_.key_size, '\0');
-        std::string value_buf(batch * flags_.value_size, '\0');
+        std::string value_buf(batch * value_size, '\0');
         std::vector<std::string_view> keys(batch), values(batch);
         uint64_t begin, end;
         share(num, threads, t, &begin, &end);
@@ -610,7 +672,7 @@ WorkloadResult EngineRun::run_workload(size_t ordinal, const std::string& name, 
           const size_t n = static_cast<size_t>(std::min<uint64_t>(batch, end - first));
           for (size_t k = 0; k < n; ++k) {
             char* kp = key_buf.data() + k * flags_.key_size;
-            char* vp = value_buf.data() + k * flags_.value_size;
+            char* vp = value_buf.data() + k * value_size;
             const std::string_view key = c->keys.key(first + k);
             const std::string_view value = c->values.value(first + k, epoch);
             std::copy(key.begin(), key.end(), kp);
@@ -623,7 +685,7 @@ WorkloadResult EngineRun::run_workload(size_t ordinal, const std::string& name, 
             return false;
           }
           for (size_t k = 0; k < n; ++k) presence_[first + k].store(kPresent, std::memory_order_relaxed);
-          st->bytes += n * (flags_.key_size + flags_.value_size);
+          st->bytes += n * (flags_.key_size + value_size);
           entries += n;
           return true;
         });
@@ -635,8 +697,11 @@ WorkloadResult EngineRun::run_workload(size_t ordinal, const std::string& name, 
     case Kind::kTxnHigh: {
       // Each operation: one transaction reading two distinct keys and writing
       // both (a transfer), retried until it commits. Low contention: keys
-      // from the whole key space; high: from the first 16 keys.
+      // from the whole key space; high: from the first 16 keys. reads/10
+      // transactions (each is four operations, and the slowest engines run
+      // ~10k per second): keeps the standard suite short.
       const uint64_t range = kind == Kind::kTxnHigh ? std::min<uint64_t>(num, 16) : num;
+      const uint64_t transactions = std::max<uint64_t>(1, reads / kTxnDivisor);
       std::atomic<uint64_t> conflicts{0};
       if (range < 2) {
         fail("txnlow/txnhigh need --num >= 2");
@@ -645,7 +710,7 @@ WorkloadResult EngineRun::run_workload(size_t ordinal, const std::string& name, 
       wall = run_threads(threads, &stats, [&](int t, ThreadStats* st) {
         auto c = make_context(mix64(seed + static_cast<uint64_t>(t)));
         uint64_t begin, end;
-        share(reads, threads, t, &begin, &end);
+        share(transactions, threads, t, &begin, &end);
         std::string key_buf(2 * flags_.key_size, '\0');
         std::string value_buf;
         timed_loop(st, end - begin, true, [&](uint64_t) {
@@ -677,7 +742,7 @@ WorkloadResult EngineRun::run_workload(size_t ordinal, const std::string& name, 
             }
           }
           for (int k = 0; k < 2; ++k) presence_[index[k]].store(kPresent, std::memory_order_relaxed);
-          st->bytes += 2 * (flags_.key_size + flags_.value_size);
+          st->bytes += 2 * (flags_.key_size + value_size);
           return true;
         });
       });
@@ -714,9 +779,31 @@ WorkloadResult EngineRun::run_workload(size_t ordinal, const std::string& name, 
       });
       break;
     }
+    case Kind::kReadRandomWriteRandom: {
+      // db_bench's readrandomwriterandom: each thread's operations go in
+      // blocks of 100, --readwritepercent reads then the rest writes
+      // (overwrites of random keys; other threads read concurrently).
+      const uint64_t read_percent = static_cast<uint64_t>(flags_.readwritepercent);
+      const auto op_is_write = [read_percent](uint64_t i) { return i % 100 >= read_percent; };
+      wall = run_threads(threads, &stats, [&](int t, ThreadStats* st) {
+        auto c = make_context(mix64(seed + static_cast<uint64_t>(t)));
+        uint64_t begin, end;
+        share(reads, threads, t, &begin, &end);
+        timed_loop_mixed(st, end - begin, op_is_write, [&](uint64_t i) {
+          const uint64_t index = c->rnd.uniform(num);
+          if (op_is_write(i)) {
+            ++st->writes;
+            return write_one(c.get(), st, index, epoch, sync, true);
+          }
+          return read_one(c.get(), st, index, c->keys.key(index), false, (i & 15) == 0);
+        });
+      });
+      break;
+    }
     case Kind::kReadRandom:
     case Kind::kReadMissing:
     case Kind::kReadHot:
+    case Kind::kReadRandom100K:
     case Kind::kReadWhileWriting: {
       const bool missing = kind == Kind::kReadMissing;
       const uint64_t range = kind == Kind::kReadHot ? hot_range : num;
@@ -749,7 +836,7 @@ WorkloadResult EngineRun::run_workload(size_t ordinal, const std::string& name, 
       const bool forward = kind == Kind::kReadSeq;
       wall = run_threads(threads, &stats, [&](int t, ThreadStats* st) {
         auto c = make_context(mix64(seed + static_cast<uint64_t>(t)));
-        full_scan(c.get(), st, t, forward);
+        full_scan(c.get(), st, t, threads, forward);
       });
       break;
     }
@@ -791,8 +878,10 @@ WorkloadResult EngineRun::run_workload(size_t ordinal, const std::string& name, 
   // Merge the threads.
   Histogram hist;
   uint64_t max_write_ns = 0;
+  uint64_t writes = 0;
   for (const ThreadStats& st : stats) {
     hist.merge(st.hist);
+    writes += st.writes;
     result.ops += st.ops;
     result.found += st.found;
     result.not_found += st.not_found;
@@ -828,6 +917,10 @@ WorkloadResult EngineRun::run_workload(size_t ordinal, const std::string& name, 
                      std::to_string(flags_.seek_nexts) + ")";
   } else if (kind == Kind::kCompact) {
     result.message = fmt_seconds(wall);
+  } else if (kind == Kind::kReadRandomWriteRandom) {
+    // db_bench's wording.
+    result.message = "( reads:" + std::to_string(result.ops - writes) + " writes:" + std::to_string(writes) +
+                     " total:" + std::to_string(result.ops) + " found:" + std::to_string(result.found) + ")";
   } else if (!result.is_write) {
     result.message = "(" + std::to_string(result.found) + " of " + std::to_string(result.ops) + " found)";
     if (kind == Kind::kReadWhileWriting) {
@@ -847,7 +940,7 @@ WorkloadResult EngineRun::run_workload(size_t ordinal, const std::string& name, 
     if (result.is_write && !engine_->sync(&error)) fail("sync failed: " + error);
     disk_usage(dir_, &result.disk_bytes, &result.allocated_bytes);
     if (tracking_) {
-      for (uint64_t i = 0; i < num; ++i) {
+      for (uint64_t i = 0; i < db_num_; ++i) {
         if (presence_[i].load(std::memory_order_relaxed) != kAbsent) ++result.live_keys;
       }
     }
@@ -880,9 +973,9 @@ int EngineRun::run() {
   config_.write_buffer_size = flags_.write_buffer_size;
   config_.bloom_bits = flags_.bloom_bits;
   config_.compression = flags_.compression;
-  config_.threads = flags_.threads + 1;
+  config_.threads = flags_.max_threads() + 1;  // readwhilewriting's writer too
   config_.statistics = flags_.statistics;
-  value_source_ = make_value_source(flags_.value_size, flags_.seed);
+  set_shape(flags_.num, flags_.value_size);
   presence_.reset(new std::atomic<uint8_t>[flags_.num]);
   tracking_ = !flags_.use_existing_db && (engine_->capabilities() & kCapStoresNothing) == 0;
   if (flags_.use_existing_db) max_epoch_ = UINT32_MAX;

@@ -15,11 +15,12 @@
 
 #include <string>
 
+#include "lightning/export.h"
 #include "lightning/slice.h"
 
 namespace lightning {
 
-class Comparator {
+class LIGHTNING_EXPORT Comparator {
  public:
   virtual ~Comparator();
 
@@ -40,7 +41,7 @@ class Comparator {
 
 // The default comparator: lexicographic order of unsigned bytes. Its name is
 // "lightning.BytewiseComparator". The returned object lives forever.
-const Comparator* BytewiseComparator();
+LIGHTNING_EXPORT const Comparator* BytewiseComparator();
 
 }  // namespace lightning
 

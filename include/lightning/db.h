@@ -18,20 +18,21 @@
 #include <utility>
 #include <vector>
 
+#include "lightning/export.h"
 #include "lightning/iterator.h"
 #include "lightning/options.h"
 #include "lightning/scan.h"
 #include "lightning/slice.h"
 #include "lightning/snapshot.h"
 #include "lightning/stats.h"
+#include "lightning/status.h"
 #include "lightning/subscription.h"
 #include "lightning/transaction.h"
-#include "lightning/status.h"
 #include "lightning/write_batch.h"
 
 namespace lightning {
 
-class Database {
+class LIGHTNING_EXPORT Database {
  public:
   // Opens the database in directory `path`.
   // - If none exists there: creates it when options.create_if_missing (the

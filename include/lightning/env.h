@@ -18,13 +18,14 @@
 #include <utility>
 #include <vector>
 
+#include "lightning/export.h"
 #include "lightning/slice.h"
 #include "lightning/status.h"
 
 namespace lightning {
 
 // A file read from start to end.
-class SequentialFile {
+class LIGHTNING_EXPORT SequentialFile {
  public:
   virtual ~SequentialFile();
   // Reads up to n bytes. *result points into scratch (or into the file's own
@@ -34,7 +35,7 @@ class SequentialFile {
 };
 
 // A file read at arbitrary offsets. Safe for concurrent reads.
-class RandomAccessFile {
+class LIGHTNING_EXPORT RandomAccessFile {
  public:
   virtual ~RandomAccessFile();
   // Reads up to n bytes at offset. *result points into scratch or into the
@@ -44,7 +45,7 @@ class RandomAccessFile {
 
 // A file written sequentially. Data reaches the OS on flush() and stable
 // storage on sync(). close() flushes, but does not sync.
-class WritableFile {
+class LIGHTNING_EXPORT WritableFile {
  public:
   virtual ~WritableFile();
   virtual Status append(const Slice& data) = 0;
@@ -63,7 +64,7 @@ class WritableFile {
 // file. Writes reach the OS at once (no user-space buffer); sync() makes
 // every write made before it durable. Safe for concurrent read()s, and for
 // read()s concurrent with a write() of a different range.
-class RandomRWFile {
+class LIGHTNING_EXPORT RandomRWFile {
  public:
   virtual ~RandomRWFile();
   virtual Status write(uint64_t offset, const Slice& data) = 0;
@@ -77,7 +78,7 @@ class RandomRWFile {
 // the file's end must not be touched (the OS may fault); writes made to the
 // file after mapping (by RandomRWFile::write) become visible through it.
 // Thread-safety: immutable; any number of threads may read through it.
-class MappedRegion {
+class LIGHTNING_EXPORT MappedRegion {
  public:
   virtual ~MappedRegion();
   virtual const char* data() const = 0;
@@ -85,12 +86,12 @@ class MappedRegion {
 };
 
 // A held lock on a file; release it with Env::unlock_file.
-class FileLock {
+class LIGHTNING_EXPORT FileLock {
  public:
   virtual ~FileLock();
 };
 
-class Env {
+class LIGHTNING_EXPORT Env {
  public:
   virtual ~Env();
 
@@ -140,7 +141,7 @@ class Env {
 
 // An Env that forwards every call to a target Env; derive from it and
 // override only the calls to intercept. The target must outlive it.
-class EnvWrapper : public Env {
+class LIGHTNING_EXPORT EnvWrapper : public Env {
  public:
   explicit EnvWrapper(Env* target) : target_(target) {}
   Env* target() const { return target_; }
@@ -189,11 +190,11 @@ class EnvWrapper : public Env {
 // An Env whose files live in memory: fast, and gone when the Env is
 // destroyed. Use it for tests, or for a database that needs no persistence.
 // Locks are per Env object.
-std::unique_ptr<Env> NewMemoryEnv();
+LIGHTNING_EXPORT std::unique_ptr<Env> NewMemoryEnv();
 
 // Convenience helpers over an Env.
-Status WriteStringToFile(Env* env, const Slice& data, const std::string& fname, bool sync);
-Status ReadFileToString(Env* env, const std::string& fname, std::string* data);
+LIGHTNING_EXPORT Status WriteStringToFile(Env* env, const Slice& data, const std::string& fname, bool sync);
+LIGHTNING_EXPORT Status ReadFileToString(Env* env, const std::string& fname, std::string* data);
 
 }  // namespace lightning
 

@@ -22,12 +22,13 @@
 #ifndef LIGHTNING_ITERATOR_H_
 #define LIGHTNING_ITERATOR_H_
 
+#include "lightning/export.h"
 #include "lightning/slice.h"
 #include "lightning/status.h"
 
 namespace lightning {
 
-class Iterator {
+class LIGHTNING_EXPORT Iterator {
  public:
   Iterator() = default;
   virtual ~Iterator();

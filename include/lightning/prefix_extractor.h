@@ -26,11 +26,12 @@
 #include <cstddef>
 #include <memory>
 
+#include "lightning/export.h"
 #include "lightning/slice.h"
 
 namespace lightning {
 
-class PrefixExtractor {
+class LIGHTNING_EXPORT PrefixExtractor {
  public:
   virtual ~PrefixExtractor();
 
@@ -44,7 +45,7 @@ class PrefixExtractor {
 
 // The first `length` bytes of a key (keys shorter than that have no prefix).
 // Its name is "lightning.FixedPrefix.<length>".
-std::unique_ptr<PrefixExtractor> NewFixedPrefixExtractor(size_t length);
+LIGHTNING_EXPORT std::unique_ptr<PrefixExtractor> NewFixedPrefixExtractor(size_t length);
 
 }  // namespace lightning
 

@@ -33,6 +33,7 @@
 #include <optional>
 #include <string>
 
+#include "lightning/export.h"
 #include "lightning/iterator.h"
 #include "lightning/slice.h"
 #include "lightning/status.h"
@@ -49,7 +50,7 @@ struct ScanOptions {
   size_t limit = 0;                  // stop after this many entries; 0: no limit
 };
 
-class Scan {
+class LIGHTNING_EXPORT Scan {
  public:
   struct Entry {
     Slice key;

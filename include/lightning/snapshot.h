@@ -18,9 +18,11 @@
 
 #include <cstdint>
 
+#include "lightning/export.h"
+
 namespace lightning {
 
-class Snapshot {
+class LIGHTNING_EXPORT Snapshot {
  public:
   virtual ~Snapshot();
   Snapshot(const Snapshot&) = delete;

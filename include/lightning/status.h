@@ -14,11 +14,12 @@
 #include <string>
 #include <utility>
 
+#include "lightning/export.h"
 #include "lightning/slice.h"
 
 namespace lightning {
 
-class [[nodiscard]] Status {
+class [[nodiscard]] LIGHTNING_EXPORT Status {
  public:
   // The codes are stable: the C API maps them one-to-one to integers.
   enum class Code : unsigned char {

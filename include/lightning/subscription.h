@@ -44,6 +44,7 @@
 #include <optional>
 #include <string>
 
+#include "lightning/export.h"
 #include "lightning/slice.h"
 #include "lightning/status.h"
 
@@ -100,7 +101,7 @@ using ChangeCallbackFn = void (*)(void* state, const ChangeEvent* event);
 // including from inside this or another subscription's callback.
 // Lifetime: the handle may outlive its Database; once the database is closed
 // the subscription is over (active() is false) and the handle only reports.
-class Subscription {
+class LIGHTNING_EXPORT Subscription {
  public:
   // unsubscribe().
   virtual ~Subscription();

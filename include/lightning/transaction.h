@@ -47,6 +47,7 @@
 #include <optional>
 #include <string>
 
+#include "lightning/export.h"
 #include "lightning/iterator.h"
 #include "lightning/options.h"
 #include "lightning/scan.h"
@@ -66,7 +67,7 @@ struct TransactionOptions {
   WriteOptions write_options;
 };
 
-class Transaction {
+class LIGHTNING_EXPORT Transaction {
  public:
   virtual ~Transaction();
   Transaction(const Transaction&) = delete;

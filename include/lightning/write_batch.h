@@ -13,12 +13,13 @@
 #include <cstdint>
 #include <string>
 
+#include "lightning/export.h"
 #include "lightning/slice.h"
 #include "lightning/status.h"
 
 namespace lightning {
 
-class WriteBatch {
+class LIGHTNING_EXPORT WriteBatch {
  public:
   WriteBatch();
 
@@ -36,7 +37,7 @@ class WriteBatch {
   size_t approximate_size() const { return rep_.size(); }
 
   // Calls handler for each operation, in order.
-  class Handler {
+  class LIGHTNING_EXPORT Handler {
    public:
     virtual ~Handler();
     virtual void put(const Slice& key, const Slice& value) = 0;

@@ -141,7 +141,7 @@ Status NodeReader::entry(uint32_t i, Slice* suffix, const char** body) const {
 
 Slice NodeReader::key(uint32_t i, std::string* scratch) const {
   Slice suffix;
-  const char* body;
+  const char* body = nullptr;  // set by entry() when it succeeds
   if (!entry(i, &suffix, &body).ok()) {
     scratch->clear();
     return Slice();
@@ -161,7 +161,7 @@ Status NodeReader::leaf_value(uint32_t i, Slice* value, BlobRef* blob, bool* is_
 }
 
 Status NodeReader::leaf_entry(uint32_t i, Slice* suffix, Slice* value, BlobRef* blob, bool* is_blob) const {
-  const char* body;
+  const char* body = nullptr;  // set by entry() when it succeeds
   Status s = entry(i, suffix, &body);
   if (!s.ok()) return s;
   const char* limit = payload_.data() + entries_end_;
@@ -192,7 +192,7 @@ Status NodeReader::leaf_entry(uint32_t i, Slice* suffix, Slice* value, BlobRef* 
 
 Status NodeReader::child(uint32_t i, PageRef* child) const {
   Slice suffix;
-  const char* body;
+  const char* body = nullptr;  // set by entry() when it succeeds
   Status s = entry(i, &suffix, &body);
   if (!s.ok()) return s;
   const char* limit = payload_.data() + entries_end_;

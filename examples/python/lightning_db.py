@@ -1,0 +1,499 @@
+# Copyright (c) Lightning authors. MIT License.
+"""A small ctypes binding of Lightning's C API (capi/include/lightning/lightning_db.h).
+
+Standard library only. The shared library is found, in order, at the path in
+the LIGHTNING_LIBRARY environment variable, by ctypes.util.find_library
+("Lightning", i.e. an installed libLightning.so), or as libLightning.so on
+the loader's search path (LD_LIBRARY_PATH).
+
+    import lightning_db
+    with lightning_db.Database("/tmp/demo") as db:
+        db.put(b"key", b"value")
+        assert db.get(b"key") == b"value"
+        for key, value in db.scan(prefix=b"k"):
+            ...
+
+Keys and values are bytes (str is accepted and encoded as UTF-8); values come
+back as bytes. Errors raise LightningError subclasses carrying the C API's
+code and message; a missing key is not an error for get() (it returns None).
+
+Threads: a Database may be shared by threads (the C calls release the GIL);
+a Transaction, Scan or WriteBatch belongs to one thread at a time.
+"""
+
+import ctypes
+import ctypes.util
+import os
+
+__all__ = [
+    "Database", "Transaction", "WriteBatch", "LightningError", "NotFoundError", "CorruptionError",
+    "NotSupportedError", "InvalidArgumentError", "LightningIOError", "BusyError", "ConflictError", "ClosedError",
+    "AbortedError", "version", "load_library",
+]
+
+OK, NOT_FOUND, CORRUPTION, NOT_SUPPORTED, INVALID_ARGUMENT, IO_ERROR, BUSY, CONFLICT, CLOSED, ABORTED = range(10)
+BUFFER_TOO_SMALL = 100
+
+COMPRESSION = {"none": 0, "zstd": 1, "lz4": 2, "snappy": 3}
+WAL_SYNC = {"full": 0, "normal": 1, "off": 2}
+ISOLATION = {"snapshot": 0, "serializable": 1}
+
+
+class LightningError(Exception):
+    """An error code of the C API (lightning_strerror names it) and its message."""
+
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class NotFoundError(LightningError):
+    pass
+
+
+class CorruptionError(LightningError):
+    pass
+
+
+class NotSupportedError(LightningError):
+    pass
+
+
+class InvalidArgumentError(LightningError):
+    pass
+
+
+class LightningIOError(LightningError):
+    pass
+
+
+class BusyError(LightningError):
+    pass
+
+
+class ConflictError(LightningError):
+    """A transaction lost a race: nothing was applied; run it again."""
+
+
+class ClosedError(LightningError):
+    pass
+
+
+class AbortedError(LightningError):
+    pass
+
+
+_ERRORS = {
+    NOT_FOUND: NotFoundError, CORRUPTION: CorruptionError, NOT_SUPPORTED: NotSupportedError,
+    INVALID_ARGUMENT: InvalidArgumentError, IO_ERROR: LightningIOError, BUSY: BusyError, CONFLICT: ConflictError,
+    CLOSED: ClosedError, ABORTED: AbortedError,
+}
+
+_c_char_pp = ctypes.POINTER(ctypes.c_char_p)
+_errmsg_t = ctypes.POINTER(ctypes.c_void_p)  # char**: kept as void* so that we can free it
+_size_p = ctypes.POINTER(ctypes.c_size_t)
+
+# name: (restype, argtypes)
+_SIGNATURES = {
+    "lightning_strerror": (ctypes.c_char_p, [ctypes.c_int]),
+    "lightning_free": (None, [ctypes.c_void_p]),
+    "lightning_version_string": (ctypes.c_char_p, []),
+    "lightning_version_number": (ctypes.c_uint32, []),
+    "lightning_options_create": (ctypes.c_void_p, []),
+    "lightning_options_destroy": (None, [ctypes.c_void_p]),
+    "lightning_options_set_create_if_missing": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int]),
+    "lightning_options_set_error_if_exists": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int]),
+    "lightning_options_set_cache_size": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_size_t]),
+    "lightning_options_set_memtable_size": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_size_t]),
+    "lightning_options_set_compression": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int]),
+    "lightning_options_set_wal_sync_mode": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int]),
+    "lightning_options_set_in_memory": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int]),
+    "lightning_writeoptions_create": (ctypes.c_void_p, []),
+    "lightning_writeoptions_destroy": (None, [ctypes.c_void_p]),
+    "lightning_writeoptions_set_sync": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int]),
+    "lightning_db_open": (ctypes.c_int, [ctypes.c_char_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p),
+                                         _errmsg_t]),
+    "lightning_db_close": (ctypes.c_int, [ctypes.c_void_p, _errmsg_t]),
+    "lightning_db_destroy": (None, [ctypes.c_void_p]),
+    "lightning_db_put_ex": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
+                                           ctypes.c_char_p, ctypes.c_size_t, _errmsg_t]),
+    "lightning_db_delete_ex": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
+                                              _errmsg_t]),
+    "lightning_db_get_ex": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
+                                           ctypes.POINTER(ctypes.c_void_p), _size_p, _errmsg_t]),
+    "lightning_db_flush": (ctypes.c_int, [ctypes.c_void_p, _errmsg_t]),
+    "lightning_db_compact": (ctypes.c_int, [ctypes.c_void_p, _errmsg_t]),
+    "lightning_writebatch_create": (ctypes.c_void_p, []),
+    "lightning_writebatch_destroy": (None, [ctypes.c_void_p]),
+    "lightning_writebatch_put": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p,
+                                                ctypes.c_size_t, _errmsg_t]),
+    "lightning_writebatch_delete": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, _errmsg_t]),
+    "lightning_writebatch_count": (ctypes.c_int, [ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32)]),
+    "lightning_db_write": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, _errmsg_t]),
+    "lightning_db_scan_create": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
+                                                ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t,
+                                                ctypes.c_int, ctypes.c_size_t, ctypes.POINTER(ctypes.c_void_p),
+                                                _errmsg_t]),
+    "lightning_transaction_scan_create": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
+                                                         ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p,
+                                                         ctypes.c_size_t, ctypes.c_int, ctypes.c_size_t,
+                                                         ctypes.POINTER(ctypes.c_void_p), _errmsg_t]),
+    "lightning_scan_destroy": (None, [ctypes.c_void_p]),
+    "lightning_scan_next": (ctypes.c_int, [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int),
+                                           ctypes.POINTER(ctypes.c_void_p), _size_p,
+                                           ctypes.POINTER(ctypes.c_void_p), _size_p, _errmsg_t]),
+    "lightning_transaction_begin": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int,
+                                                   ctypes.POINTER(ctypes.c_void_p), _errmsg_t]),
+    "lightning_transaction_destroy": (None, [ctypes.c_void_p]),
+    "lightning_transaction_get": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
+                                                 ctypes.POINTER(ctypes.c_void_p), _size_p, _errmsg_t]),
+    "lightning_transaction_put": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p,
+                                                 ctypes.c_size_t, _errmsg_t]),
+    "lightning_transaction_delete": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t, _errmsg_t]),
+    "lightning_transaction_commit": (ctypes.c_int, [ctypes.c_void_p, _errmsg_t]),
+    "lightning_transaction_abort": (ctypes.c_int, [ctypes.c_void_p, _errmsg_t]),
+    "lightning_db_stats": (ctypes.c_int, [ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p), _errmsg_t]),
+    "lightning_stats_destroy": (None, [ctypes.c_void_p]),
+    "lightning_stats_count": (ctypes.c_int, [ctypes.c_void_p, _size_p]),
+    "lightning_stats_entry": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_size_t, _c_char_pp,
+                                             ctypes.POINTER(ctypes.c_uint64)]),
+}
+
+_lib = None
+
+
+def load_library(path=None):
+    """Loads (once) and returns the C library; see the module doc for where it is looked for."""
+    global _lib
+    if _lib is not None:
+        return _lib
+    candidates = [path or os.environ.get("LIGHTNING_LIBRARY"), ctypes.util.find_library("Lightning"),
+                  "libLightning.so"]
+    errors = []
+    for candidate in candidates:
+        if not candidate:
+            continue
+        try:
+            lib = ctypes.CDLL(candidate)
+        except OSError as e:
+            errors.append(str(e))
+            continue
+        for name, (restype, argtypes) in _SIGNATURES.items():
+            fn = getattr(lib, name)
+            fn.restype = restype
+            fn.argtypes = argtypes
+        _lib = lib
+        return lib
+    raise OSError("libLightning not found (set LIGHTNING_LIBRARY to its path): " + "; ".join(errors))
+
+
+def version():
+    """The library's version string, e.g. "0.1.0"."""
+    return load_library().lightning_version_string().decode()
+
+
+def _bytes(data, what="key"):
+    if isinstance(data, str):
+        return data.encode()
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    raise TypeError("%s must be bytes or str, not %s" % (what, type(data).__name__))
+
+
+def _opt_bytes(data, what):
+    return None if data is None else _bytes(data, what)
+
+
+def _check(code, errmsg):
+    """Raises the error for code (freeing the C message), or returns."""
+    message = None
+    if errmsg.value:
+        message = ctypes.string_at(errmsg.value).decode(errors="replace")
+        _lib.lightning_free(errmsg.value)
+        errmsg.value = None
+    if code == OK:
+        return
+    if message is None:
+        message = _lib.lightning_strerror(code).decode()
+    raise _ERRORS.get(code, LightningError)(code, message)
+
+
+def _call(fn, *args):
+    """Calls a C function whose last argument is char** errmsg, raising on error."""
+    errmsg = ctypes.c_void_p()
+    _check(fn(*args, ctypes.byref(errmsg)), errmsg)
+
+
+def _take_value(ptr, length):
+    """Copies a malloc'd C value into bytes and frees it."""
+    try:
+        return ctypes.string_at(ptr.value, length.value)
+    finally:
+        _lib.lightning_free(ptr.value)
+
+
+class WriteBatch:
+    """Puts and deletes applied atomically by Database.write()."""
+
+    def __init__(self):
+        load_library()
+        self._handle = _lib.lightning_writebatch_create()
+        if not self._handle:
+            raise MemoryError("lightning_writebatch_create")
+
+    def put(self, key, value):
+        key, value = _bytes(key), _bytes(value, "value")
+        _call(_lib.lightning_writebatch_put, self._handle, key, len(key), value, len(value))
+
+    def delete(self, key):
+        key = _bytes(key)
+        _call(_lib.lightning_writebatch_delete, self._handle, key, len(key))
+
+    def __len__(self):
+        count = ctypes.c_uint32()
+        _check(_lib.lightning_writebatch_count(self._handle, ctypes.byref(count)), ctypes.c_void_p())
+        return count.value
+
+    def __del__(self):
+        if getattr(self, "_handle", None) and _lib is not None:
+            _lib.lightning_writebatch_destroy(self._handle)
+            self._handle = None
+
+
+def _scan(create, args):
+    """Yields (key, value) copies from a scan made by create(*args, &scan, &errmsg); the scan is destroyed when
+    the generator finishes or is closed."""
+    scan = ctypes.c_void_p()
+    _call(create, *args, ctypes.byref(scan))
+    try:
+        has_entry = ctypes.c_int()
+        key, key_len = ctypes.c_void_p(), ctypes.c_size_t()
+        value, value_len = ctypes.c_void_p(), ctypes.c_size_t()
+        while True:
+            _call(_lib.lightning_scan_next, scan, ctypes.byref(has_entry), ctypes.byref(key), ctypes.byref(key_len),
+                  ctypes.byref(value), ctypes.byref(value_len))
+            if not has_entry.value:
+                return
+            # Borrowed until the next call: copy before yielding.
+            yield ctypes.string_at(key.value, key_len.value), ctypes.string_at(value.value, value_len.value)
+    finally:
+        _lib.lightning_scan_destroy(scan)
+
+
+def _scan_args(start, end, prefix, reverse, limit):
+    start, end = _opt_bytes(start, "start"), _opt_bytes(end, "end")
+    prefix = _opt_bytes(prefix, "prefix") or b""
+    return (start, len(start or b""), end, len(end or b""), prefix, len(prefix), 1 if reverse else 0, limit)
+
+
+class Transaction:
+    """An optimistic transaction (Database.transaction()). commit() raises ConflictError when another commit
+    got there first; Database.run_transaction() retries for you. As a context manager it commits when the block
+    succeeds and aborts when it raises."""
+
+    def __init__(self, db, handle):
+        self._db = db  # keeps the database object alive while the transaction is
+        self._handle = handle
+
+    def get(self, key, default=None):
+        key = _bytes(key)
+        value, length = ctypes.c_void_p(), ctypes.c_size_t()
+        errmsg = ctypes.c_void_p()
+        code = _lib.lightning_transaction_get(self._handle, key, len(key), ctypes.byref(value),
+                                              ctypes.byref(length), ctypes.byref(errmsg))
+        if code == NOT_FOUND:
+            _check(OK, errmsg)
+            return default
+        _check(code, errmsg)
+        return _take_value(value, length)
+
+    def put(self, key, value):
+        key, value = _bytes(key), _bytes(value, "value")
+        _call(_lib.lightning_transaction_put, self._handle, key, len(key), value, len(value))
+
+    def delete(self, key):
+        key = _bytes(key)
+        _call(_lib.lightning_transaction_delete, self._handle, key, len(key))
+
+    def scan(self, start=None, end=None, prefix=None, reverse=False, limit=0):
+        """As Database.scan, over the snapshot with this transaction's writes on top."""
+        return _scan(_lib.lightning_transaction_scan_create, (self._handle,) + _scan_args(start, end, prefix,
+                                                                                           reverse, limit))
+
+    def commit(self):
+        _call(_lib.lightning_transaction_commit, self._handle)
+
+    def abort(self):
+        _call(_lib.lightning_transaction_abort, self._handle)
+
+    def close(self):
+        """Frees the transaction (aborting it if still active)."""
+        if self._handle:
+            _lib.lightning_transaction_destroy(self._handle)
+            self._handle = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if exc_type is None:
+                self.commit()
+        finally:
+            self.close()
+        return False
+
+    def __del__(self):
+        if getattr(self, "_handle", None) and _lib is not None:
+            self.close()
+
+
+class Database:
+    """An open database. Options: create_if_missing, error_if_exists, compression ("none", "zstd", "lz4",
+    "snappy"), wal_sync ("full", "normal", "off"), cache_size and memtable_size in bytes, in_memory."""
+
+    def __init__(self, path, create_if_missing=True, error_if_exists=False, compression=None, wal_sync=None,
+                 cache_size=None, memtable_size=None, in_memory=False, library=None):
+        lib = load_library(library)
+        options = lib.lightning_options_create()
+        if not options:
+            raise MemoryError("lightning_options_create")
+        try:
+            lib.lightning_options_set_create_if_missing(options, 1 if create_if_missing else 0)
+            lib.lightning_options_set_error_if_exists(options, 1 if error_if_exists else 0)
+            if compression is not None:
+                lib.lightning_options_set_compression(options, COMPRESSION[compression])
+            if wal_sync is not None:
+                lib.lightning_options_set_wal_sync_mode(options, WAL_SYNC[wal_sync])
+            if cache_size is not None:
+                lib.lightning_options_set_cache_size(options, cache_size)
+            if memtable_size is not None:
+                lib.lightning_options_set_memtable_size(options, memtable_size)
+            if in_memory:
+                lib.lightning_options_set_in_memory(options, 1)
+            handle = ctypes.c_void_p()
+            _call(lib.lightning_db_open, os.fsencode(path), options, ctypes.byref(handle))
+            self._handle = handle
+        finally:
+            lib.lightning_options_destroy(options)
+
+    def close(self):
+        """Closes the database; later calls raise ClosedError. Closing again is fine."""
+        if self._handle:
+            _call(_lib.lightning_db_close, self._handle)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close()
+        return False
+
+    def __del__(self):
+        handle = getattr(self, "_handle", None)
+        if handle and _lib is not None:
+            _lib.lightning_db_destroy(handle)
+            self._handle = None
+
+    def put(self, key, value, sync=False):
+        """Sets key to value; sync=True fsyncs before returning."""
+        key, value = _bytes(key), _bytes(value, "value")
+        write_options = None
+        if sync:
+            write_options = _lib.lightning_writeoptions_create()
+            _lib.lightning_writeoptions_set_sync(write_options, 1)
+        try:
+            _call(_lib.lightning_db_put_ex, self._handle, write_options, key, len(key), value, len(value))
+        finally:
+            if write_options:
+                _lib.lightning_writeoptions_destroy(write_options)
+
+    def get(self, key, default=None):
+        """The value of key as bytes, or default if it is absent."""
+        key = _bytes(key)
+        value, length = ctypes.c_void_p(), ctypes.c_size_t()
+        errmsg = ctypes.c_void_p()
+        code = _lib.lightning_db_get_ex(self._handle, None, key, len(key), ctypes.byref(value), ctypes.byref(length),
+                                        ctypes.byref(errmsg))
+        if code == NOT_FOUND:
+            _check(OK, errmsg)
+            return default
+        _check(code, errmsg)
+        return _take_value(value, length)
+
+    def delete(self, key):
+        """Removes key (a missing key is not an error)."""
+        key = _bytes(key)
+        _call(_lib.lightning_db_delete_ex, self._handle, None, key, len(key))
+
+    def write(self, batch):
+        """Applies a WriteBatch atomically."""
+        _call(_lib.lightning_db_write, self._handle, None, batch._handle)
+
+    def batch(self):
+        """A context manager collecting a WriteBatch that is written when the block succeeds."""
+        db = self
+
+        class _BatchContext:
+            def __enter__(self):
+                self.batch = WriteBatch()
+                return self.batch
+
+            def __exit__(self, exc_type, exc, tb):
+                if exc_type is None:
+                    db.write(self.batch)
+                return False
+
+        return _BatchContext()
+
+    def scan(self, start=None, end=None, prefix=None, reverse=False, limit=0):
+        """Yields (key, value) pairs with start <= key < end (None: unbounded) in the database's order,
+        keeping keys that begin with prefix, descending if reverse, at most limit of them (0: all). Reads a
+        consistent view as of the first next()."""
+        return _scan(_lib.lightning_db_scan_create, (self._handle, None) + _scan_args(start, end, prefix, reverse,
+                                                                                        limit))
+
+    def transaction(self, isolation="snapshot"):
+        """Begins a Transaction ("snapshot" or "serializable" isolation)."""
+        handle = ctypes.c_void_p()
+        _call(_lib.lightning_transaction_begin, self._handle, None, ISOLATION[isolation], ctypes.byref(handle))
+        return Transaction(self, handle)
+
+    def run_transaction(self, fn, isolation="snapshot", max_attempts=100):
+        """Runs fn(txn) in a transaction and commits it, running it again in a fresh transaction whenever the
+        commit raises ConflictError (up to max_attempts times, then the ConflictError propagates). Returns
+        fn's result. fn must have no effects outside txn, since it may run more than once."""
+        for attempt in range(1, max_attempts + 1):
+            txn = self.transaction(isolation)
+            try:
+                result = fn(txn)
+                txn.commit()
+                return result
+            except ConflictError:
+                if attempt == max_attempts:
+                    raise
+            finally:
+                txn.close()
+
+    def flush(self):
+        _call(_lib.lightning_db_flush, self._handle)
+
+    def compact(self):
+        _call(_lib.lightning_db_compact, self._handle)
+
+    def stats(self):
+        """The database's counters and gauges as a dict of name -> int."""
+        stats = ctypes.c_void_p()
+        _call(_lib.lightning_db_stats, self._handle, ctypes.byref(stats))
+        try:
+            count = ctypes.c_size_t()
+            _lib.lightning_stats_count(stats, ctypes.byref(count))
+            result = {}
+            name, value = ctypes.c_char_p(), ctypes.c_uint64()
+            for i in range(count.value):
+                _lib.lightning_stats_entry(stats, i, ctypes.byref(name), ctypes.byref(value))
+                result[name.value.decode()] = value.value
+            return result
+        finally:
+            _lib.lightning_stats_destroy(stats)
