@@ -27,6 +27,7 @@
 #include "lightning/snapshot.h"
 #include "lightning/stats.h"
 #include "lightning/status.h"
+#include "lightning/subscription.h"
 #include "lightning/transaction.h"
 #include "lightning/write_batch.h"
 
@@ -86,6 +87,20 @@ class LIGHTNING_EXPORT Database {
   // Database.
   virtual Result<std::unique_ptr<Transaction>> begin_transaction(
       const TransactionOptions& options = TransactionOptions()) = 0;
+
+  // Subscribes callback to the puts and removals committed from now on
+  // (subscription.h: delivery model, ordering, overflow, what callbacks may
+  // do). Only changes whose keys match options' prefix/range are delivered.
+  // Destroying the returned handle unsubscribes. InvalidArgument for an empty
+  // callback or bad options; Closed after close(). Safe to call from any
+  // thread, callbacks included.
+  virtual Result<std::unique_ptr<Subscription>> subscribe(ChangeCallback callback,
+                                                          const SubscribeOptions& options = SubscribeOptions()) = 0;
+  // The C form: fn(state, event) on the delivery thread; state is passed
+  // through untouched and must stay valid until the subscription ends.
+  // InvalidArgument if fn is null.
+  Result<std::unique_ptr<Subscription>> subscribe(ChangeCallbackFn fn, void* state,
+                                                  const SubscribeOptions& options = SubscribeOptions());
 
   // Reads the value of key into *value: the latest committed one, or the one
   // read_options.snapshot sees. NotFound if absent. InvalidArgument for a bad
@@ -176,6 +191,9 @@ class LIGHTNING_EXPORT Database {
   // if that fails the log still holds the data), syncs the log, stops
   // background work and releases the lock. A compaction in progress is
   // abandoned (its partial output is deleted; the inputs stay).
+  // Subscriptions first receive every event already queued for them, then
+  // end (status Closed); close() from a subscription callback is refused
+  // with InvalidArgument.
   // Afterwards every method returns Closed. Calling close() again is OK.
   virtual Status close() = 0;
 

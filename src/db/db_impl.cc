@@ -163,6 +163,12 @@ Status Database::put_with_consistency(const Slice& key, const Slice& value, Cons
   return put(key, value, o);
 }
 
+Result<std::unique_ptr<Subscription>> Database::subscribe(ChangeCallbackFn fn, void* state,
+                                                        const SubscribeOptions& options) {
+  if (fn == nullptr) return Status::InvalidArgument("subscribe: the callback function is null");
+  return subscribe(ChangeCallback([fn, state](const ChangeEvent& event) { fn(state, &event); }), options);
+}
+
 Result<std::unique_ptr<Database>> Database::create(const std::string& path, const Options& options) {
   Options o = options;
   o.create_if_missing = true;
@@ -192,7 +198,8 @@ DBImpl::DBImpl(const Options& options, std::string dbname)
       icmp_(options.comparator != nullptr ? options.comparator : BytewiseComparator()),
       table_options_(MakeTableOptions(options, &icmp_)),
       bg_cv_(&mu_),
-      snapshots_(std::make_shared<SnapshotList>(&last_sequence_)) {
+      snapshots_(std::make_shared<SnapshotList>(&last_sequence_)),
+      subscriptions_(std::make_shared<SubscriptionHub>(icmp_.user_comparator())) {
   if (options_.cache_size > 0) block_cache_ = NewArcCache(options_.cache_size);
   // The tree reads through a cache even when caching is off (capacity 0).
   if (block_cache_ == nullptr) tree_cache_ = NewArcCache(0);
@@ -657,6 +664,11 @@ void DBImpl::compose_group(Slice* payload, uint32_t* count) {
 
 Status DBImpl::write_impl(const WriteBatch* batch, Durability durability, bool force_switch,
                           const ConflictCheck* check) {
+  // A kBlockWriters callback's write could wait for that very callback.
+  if (subscriptions_->has_subscribers() && subscriptions_->called_from_blocking_callback()) {
+    return Status::InvalidArgument("writes (and flush/sync_wal/compact) are not allowed from a kBlockWriters "
+                                   "subscription callback");
+  }
   Writer w(&mu_);
   w.batch = batch;
   w.durability = durability;
@@ -737,6 +749,16 @@ Status DBImpl::write_impl(const WriteBatch* batch, Durability durability, bool f
         unsynced_ = unsynced_ || count > 0;
       } else if (count > 0) {
         unflushed_ = unsynced_ = true;
+      }
+      if (count > 0 && subscriptions_->has_subscribers()) {
+        // Visible now, acknowledged only after this: the next leader cannot
+        // start before this one hands over, so groups reach the subscribers
+        // in commit order; mu_ is released so readers (and callbacks that
+        // read) go on meanwhile.
+        const WriteBatch& group = group_batches_.size() == 1 ? *group_batches_[0] : group_scratch_;
+        mu_.unlock();
+        subscriptions_->deliver(group, first_seq);
+        mu_.lock();
       }
     } else {
       // The log may now hold a partial or unsynced record that later writes
@@ -1015,6 +1037,15 @@ Result<std::unique_ptr<Transaction>> DBImpl::begin_transaction(const Transaction
     active_transactions_.fetch_sub(1, std::memory_order_acq_rel);
     return Status::IOError("out of memory");
   }
+}
+
+Result<std::unique_ptr<Subscription>> DBImpl::subscribe(ChangeCallback callback, const SubscribeOptions& options) {
+  if (closed_.load(std::memory_order_acquire)) return ClosedError();
+  std::shared_ptr<SubscriptionState> state;
+  Status s = NoThrow([&] { return subscriptions_->create(std::move(callback), options, &state); });
+  if (!s.ok()) return s;
+  port::MutexLock l(&mu_);
+  return subscriptions_->register_subscription(state, last_sequence_.load(std::memory_order_acquire));
 }
 
 Status DBImpl::commit_transaction(const WriteBatch& batch, const ConflictCheck& check,
@@ -1453,7 +1484,12 @@ DatabaseStats DBImpl::stats() {
 // ---------------------------------------------------------------- close
 
 Status DBImpl::close() {
+  if (subscriptions_->called_from_callback()) {
+    return Status::InvalidArgument("close() called from a subscription callback; close from another thread");
+  }
   if (closed_.exchange(true, std::memory_order_acq_rel)) return Status::OK();
+  // No write can commit any more: deliver what is queued, end the rest.
+  subscriptions_->close();
   if (db_lock_ == nullptr) return Status::OK();  // open failed before taking the lock
   if (opened_) {
     // Like RocksDB, leave the data in tables rather than in the log: the next

@@ -30,6 +30,7 @@
 #include "db/snapshot.h"
 #include "txn/conflict_check.h"
 #include "db/sorted_run_builder.h"
+#include "db/subscriptions.h"
 #include "port/mutex.h"
 #include "sst/table_options.h"
 
@@ -61,6 +62,9 @@ class DBImpl final : public Database {
   // filters.
   Scan new_scan(const ScanOptions& scan_options, const ReadOptions& read_options) override;
   Result<std::unique_ptr<Transaction>> begin_transaction(const TransactionOptions& options) override;
+  // Registers under mu_ (see SubscriptionHub for why).
+  Result<std::unique_ptr<Subscription>> subscribe(ChangeCallback callback, const SubscribeOptions& options) override;
+  using Database::subscribe;
 
   // For TransactionImpl: writes batch if check passes (else Conflict);
   // releases an active-transaction slot; the user key order.
@@ -243,6 +247,8 @@ class DBImpl final : public Database {
   std::atomic<uint64_t> next_file_number_{1};
   std::atomic<bool> closed_{false};
   std::atomic<int> active_transactions_{0};
+  // Change subscriptions; the write leader hands it each committed group.
+  const std::shared_ptr<SubscriptionHub> subscriptions_;
   bool opened_ = false;  // open_impl() succeeded; set before the object is shared
   Counters counters_;
   std::thread sync_thread_;
