@@ -39,6 +39,7 @@
 #include "lightning/env.h"
 #include "lightning/maintenance.h"
 #include "lightning/prefix_extractor.h"
+#include "lightning/subscription.h"
 #include "util/no_throw.h"
 
 namespace {
@@ -453,6 +454,8 @@ struct DbState {
 
   std::mutex registry_mu;
   std::unordered_set<Child*> children;  // guarded by registry_mu
+
+  std::mutex close_mu;  // serializes CloseState
 };
 
 constexpr const char* kDatabaseClosed = "the database was closed";
@@ -483,21 +486,43 @@ Status EndedStatus(const Child& child) {
   return Status::Closed(child.end_reason != nullptr ? child.end_reason : kDatabaseClosed);
 }
 
+// The database whose subscription callback the calling thread is running,
+// if any (set around every callback by the subscription trampoline).
+thread_local const DbState* t_callback_state = nullptr;
+
 // Ends the children, closes and destroys the engine database. OK if it was
-// closed already.
+// closed already; a second close waits for the first to finish.
 Status CloseState(DbState* state) {
-  std::unique_lock<std::shared_mutex> lock(state->lifecycle);
-  if (state->db == nullptr) return Status::OK();
-  {
-    std::lock_guard<std::mutex> l(state->registry_mu);
-    EndAll(&state->children, kDatabaseClosed);
+  // The engine refuses close() from a callback, but only after this layer
+  // would have ended the children: refuse first.
+  if (t_callback_state == state) {
+    return Status::InvalidArgument("lightning_db_close: called from a subscription callback of this database");
   }
-  Status s = state->db->close();
-  state->db.reset();
-  state->prefix_extractor.reset();
-  state->env.reset();
-  state->comparator.reset();
-  return s;
+  std::lock_guard<std::mutex> serialize(state->close_mu);
+  // Released after the database that uses them (reverse declaration order).
+  ComparatorRef comparator;
+  std::shared_ptr<lightning::Env> env;
+  std::shared_ptr<const lightning::PrefixExtractor> prefix_extractor;
+  std::unique_ptr<lightning::Database> db;
+  {
+    std::unique_lock<std::shared_mutex> lock(state->lifecycle);
+    if (state->db == nullptr) return Status::OK();
+    {
+      std::lock_guard<std::mutex> l(state->registry_mu);
+      EndAll(&state->children, kDatabaseClosed);
+    }
+    // From here every call on the handle answers CLOSED.
+    db = std::move(state->db);
+    prefix_extractor = std::move(state->prefix_extractor);
+    env = std::move(state->env);
+    comparator = state->comparator;
+    state->comparator.reset();
+  }
+  // Outside the lock: close() first delivers the events queued for
+  // subscriptions, and their callbacks may call into this API (and get
+  // CLOSED); holding the lock here, they would wait for close and close for
+  // them.
+  return db->close();
 }
 
 }  // namespace
@@ -1551,4 +1576,205 @@ extern "C" int lightning_backup_engine_restore(lightning_backup_engine_t* engine
   if (db_dir == nullptr) return InvalidArgument("lightning_backup_engine_restore: db_dir is NULL", errmsg);
   return WithBackupEngine(engine, "lightning_backup_engine_restore", errmsg,
                           [&](lightning::BackupEngine& e) { return e.restore(backup_id, db_dir, overwrite != 0); });
+}
+
+// ---------------------------------------------------------------------------
+// Change subscriptions
+
+static_assert(LIGHTNING_CHANGE_PUT == static_cast<int>(lightning::ChangeType::kPut));
+static_assert(LIGHTNING_CHANGE_DELETE == static_cast<int>(lightning::ChangeType::kDelete));
+static_assert(LIGHTNING_CHANGE_LOST == static_cast<int>(lightning::ChangeType::kLost));
+static_assert(LIGHTNING_OVERFLOW_DROP_AND_REPORT == static_cast<int>(lightning::OverflowPolicy::kDropAndReport));
+static_assert(LIGHTNING_OVERFLOW_BLOCK_WRITERS == static_cast<int>(lightning::OverflowPolicy::kBlockWriters));
+
+struct lightning_subscribeoptions_t {
+  lightning::SubscribeOptions options;
+};
+
+struct lightning_subscription_t {
+  std::unique_ptr<lightning::Subscription> subscription;
+};
+
+// Lives on the delivery thread's stack for one callback.
+struct lightning_change_event_t {
+  const lightning::ChangeEvent* event;
+};
+
+namespace {
+
+// Marks the calling thread as running a callback of state's database for
+// the duration of the callback (see CloseState).
+class CallbackScope {
+ public:
+  explicit CallbackScope(const DbState* state) : previous_(t_callback_state) { t_callback_state = state; }
+  ~CallbackScope() { t_callback_state = previous_; }
+  CallbackScope(const CallbackScope&) = delete;
+  CallbackScope& operator=(const CallbackScope&) = delete;
+
+ private:
+  const DbState* const previous_;
+};
+
+}  // namespace
+
+extern "C" lightning_subscribeoptions_t* lightning_subscribeoptions_create(void) {
+  return NewOrNull<lightning_subscribeoptions_t>();
+}
+
+extern "C" void lightning_subscribeoptions_destroy(lightning_subscribeoptions_t* options) { delete options; }
+
+extern "C" int lightning_subscribeoptions_set_prefix(lightning_subscribeoptions_t* options, const char* prefix,
+                                                     size_t prefix_len) {
+  if (BadBytes(prefix, prefix_len)) return LIGHTNING_INVALID_ARGUMENT;
+  return SetOption(options, [&](lightning_subscribeoptions_t& o) {
+    try {
+      o.options.prefix.assign(BytesOf(prefix, prefix_len).data(), prefix_len);
+    } catch (...) {
+      return LIGHTNING_IO_ERROR;
+    }
+    return LIGHTNING_OK;
+  });
+}
+
+extern "C" int lightning_subscribeoptions_set_range(lightning_subscribeoptions_t* options, const char* start,
+                                                    size_t start_len, const char* end, size_t end_len) {
+  return SetOption(options, [&](lightning_subscribeoptions_t& o) {
+    try {
+      if (start != nullptr) {
+        o.options.start.emplace(start, start_len);
+      } else {
+        o.options.start.reset();
+      }
+      if (end != nullptr) {
+        o.options.end.emplace(end, end_len);
+      } else {
+        o.options.end.reset();
+      }
+    } catch (...) {
+      return LIGHTNING_IO_ERROR;
+    }
+    return LIGHTNING_OK;
+  });
+}
+
+extern "C" int lightning_subscribeoptions_set_max_pending_events(lightning_subscribeoptions_t* options,
+                                                                 size_t count) {
+  return SetOption(options, [&](lightning_subscribeoptions_t& o) {
+    o.options.max_pending_events = count;
+    return LIGHTNING_OK;
+  });
+}
+
+extern "C" int lightning_subscribeoptions_set_overflow(lightning_subscribeoptions_t* options, int policy) {
+  return SetOption(options, [&](lightning_subscribeoptions_t& o) {
+    switch (policy) {
+      case LIGHTNING_OVERFLOW_DROP_AND_REPORT: o.options.overflow = lightning::OverflowPolicy::kDropAndReport; break;
+      case LIGHTNING_OVERFLOW_BLOCK_WRITERS: o.options.overflow = lightning::OverflowPolicy::kBlockWriters; break;
+      default: return LIGHTNING_INVALID_ARGUMENT;
+    }
+    return LIGHTNING_OK;
+  });
+}
+
+extern "C" int lightning_db_subscribe(lightning_db_t* db, const lightning_subscribeoptions_t* options,
+                                      lightning_change_fn callback, void* state,
+                                      lightning_subscription_t** subscription, char** errmsg) {
+  if (subscription == nullptr) return InvalidArgument("lightning_db_subscribe: subscription is NULL", errmsg);
+  *subscription = nullptr;
+  if (callback == nullptr) return InvalidArgument("lightning_db_subscribe: callback is NULL", errmsg);
+  return WithDb(db, "lightning_db_subscribe", errmsg, [&](lightning::Database& d) -> Status {
+    auto handle = std::make_unique<lightning_subscription_t>();
+    // The callback runs only while the engine database exists, which the
+    // DbState owns, so the raw pointer (used only to mark the thread) is
+    // never stale when read. A C callback cannot throw.
+    const DbState* owner = db->state.get();
+    auto trampoline = [callback, state, owner](const lightning::ChangeEvent& event) {
+      CallbackScope scope(owner);
+      const lightning_change_event_t c_event{&event};
+      callback(state, &c_event);
+    };
+    auto subscribed =
+        d.subscribe(trampoline, options != nullptr ? options->options : lightning::SubscribeOptions());
+    if (!subscribed.ok()) return subscribed.status();
+    handle->subscription = std::move(subscribed).value();
+    *subscription = handle.release();
+    return Status::OK();
+  });
+}
+
+extern "C" void lightning_subscription_destroy(lightning_subscription_t* subscription) {
+  // The engine's handle unsubscribes in its destructor (returning at once
+  // when called from its own callback) and does not throw.
+  delete subscription;
+}
+
+extern "C" int lightning_subscription_unsubscribe(lightning_subscription_t* subscription) {
+  if (subscription == nullptr) return LIGHTNING_INVALID_ARGUMENT;
+  try {
+    subscription->subscription->unsubscribe();
+  } catch (...) {
+    return LIGHTNING_IO_ERROR;
+  }
+  return LIGHTNING_OK;
+}
+
+extern "C" int lightning_subscription_active(const lightning_subscription_t* subscription) {
+  if (subscription == nullptr) return 0;
+  try {
+    return subscription->subscription->active() ? 1 : 0;
+  } catch (...) {
+    return 0;
+  }
+}
+
+extern "C" int lightning_subscription_status(const lightning_subscription_t* subscription, char** errmsg) {
+  if (subscription == nullptr) return InvalidArgument("lightning_subscription_status: subscription is NULL", errmsg);
+  return Guarded(errmsg, [&] { return subscription->subscription->status(); });
+}
+
+extern "C" int lightning_subscription_events_delivered(const lightning_subscription_t* subscription,
+                                                       uint64_t* count) {
+  if (subscription == nullptr || count == nullptr) return LIGHTNING_INVALID_ARGUMENT;
+  *count = subscription->subscription->events_delivered();
+  return LIGHTNING_OK;
+}
+
+extern "C" int lightning_subscription_events_lost(const lightning_subscription_t* subscription, uint64_t* count) {
+  if (subscription == nullptr || count == nullptr) return LIGHTNING_INVALID_ARGUMENT;
+  *count = subscription->subscription->events_lost();
+  return LIGHTNING_OK;
+}
+
+extern "C" int lightning_change_event_type(const lightning_change_event_t* event, int* type) {
+  if (event == nullptr || type == nullptr) return LIGHTNING_INVALID_ARGUMENT;
+  *type = static_cast<int>(event->event->type);
+  return LIGHTNING_OK;
+}
+
+extern "C" int lightning_change_event_sequence(const lightning_change_event_t* event, uint64_t* sequence) {
+  if (event == nullptr || sequence == nullptr) return LIGHTNING_INVALID_ARGUMENT;
+  *sequence = event->event->sequence;
+  return LIGHTNING_OK;
+}
+
+extern "C" int lightning_change_event_key(const lightning_change_event_t* event, const char** key,
+                                          size_t* key_len) {
+  if (event == nullptr || key == nullptr || key_len == nullptr) return LIGHTNING_INVALID_ARGUMENT;
+  *key = event->event->key.data();
+  *key_len = event->event->key.size();
+  return LIGHTNING_OK;
+}
+
+extern "C" int lightning_change_event_value(const lightning_change_event_t* event, const char** value,
+                                            size_t* value_len) {
+  if (event == nullptr || value == nullptr || value_len == nullptr) return LIGHTNING_INVALID_ARGUMENT;
+  *value = event->event->value.data();
+  *value_len = event->event->value.size();
+  return LIGHTNING_OK;
+}
+
+extern "C" int lightning_change_event_lost_events(const lightning_change_event_t* event, uint64_t* count) {
+  if (event == nullptr || count == nullptr) return LIGHTNING_INVALID_ARGUMENT;
+  *count = event->event->lost_events;
+  return LIGHTNING_OK;
 }

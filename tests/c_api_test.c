@@ -1706,6 +1706,496 @@ static void test_concurrent_close(void) {
   lightning_options_destroy(options);
 }
 
+/* ---- change subscriptions */
+
+enum { kMaxEvents = 64 };
+
+/* What a callback saw, shared with the test thread. */
+struct recorder {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int count; /* callbacks so far */
+  int types[kMaxEvents];
+  uint64_t sequences[kMaxEvents];
+  uint64_t lost[kMaxEvents];
+  char keys[kMaxEvents][16];
+  char values[kMaxEvents][16];
+  /* Optional behaviour. */
+  lightning_db_t* db;                     /* read back each key from the callback */
+  lightning_subscription_t* self;         /* destroyed from the first callback */
+  int hold_first;                         /* the first callback waits for release */
+  int close_and_put;                      /* the first callback tries to close db and to write */
+  int released;
+  int finished;                           /* callbacks that returned */
+  int read_codes[kMaxEvents];             /* lightning_db_get_ex of the key from the callback */
+  int close_code;                         /* lightning_db_close from the first callback */
+  int put_code;                           /* lightning_db_put from the first callback */
+  int bad_accessor_codes;                 /* accessors given NULL that did not say INVALID_ARGUMENT */
+};
+
+static void recorder_init(struct recorder* r) {
+  memset(r, 0, sizeof(*r));
+  pthread_mutex_init(&r->mu, NULL);
+  pthread_cond_init(&r->cv, NULL);
+  r->close_code = -1;
+  r->put_code = -1;
+}
+
+static void recorder_destroy(struct recorder* r) {
+  pthread_mutex_destroy(&r->mu);
+  pthread_cond_destroy(&r->cv);
+}
+
+/* Copies bytes into a NUL-terminated slot (truncating). */
+static void copy_bytes(char* out, size_t size, const char* data, size_t len) {
+  if (len >= size) len = size - 1;
+  memcpy(out, data, len);
+  out[len] = '\0';
+}
+
+static void record_event(void* state, const lightning_change_event_t* event) {
+  struct recorder* r = (struct recorder*)state;
+  const char* key = NULL;
+  const char* value = NULL;
+  size_t key_len = 0, value_len = 0;
+  int type = -1, n, rc;
+  uint64_t sequence = 0, lost = 0;
+  int first;
+
+  CHECK_OK(lightning_change_event_type(event, &type));
+  CHECK_OK(lightning_change_event_sequence(event, &sequence));
+  CHECK_OK(lightning_change_event_key(event, &key, &key_len));
+  CHECK_OK(lightning_change_event_value(event, &value, &value_len));
+  CHECK_OK(lightning_change_event_lost_events(event, &lost));
+  CHECK(key != NULL && value != NULL);
+
+  pthread_mutex_lock(&r->mu);
+  n = r->count;
+  first = n == 0;
+  if (n < kMaxEvents) {
+    r->types[n] = type;
+    r->sequences[n] = sequence;
+    r->lost[n] = lost;
+    copy_bytes(r->keys[n], sizeof(r->keys[n]), key, key_len);
+    copy_bytes(r->values[n], sizeof(r->values[n]), value, value_len);
+  }
+  r->count++;
+  pthread_cond_broadcast(&r->cv);
+  if (first && r->hold_first) {
+    while (!r->released) pthread_cond_wait(&r->cv, &r->mu);
+  }
+  pthread_mutex_unlock(&r->mu);
+
+  if (first) {
+    if (lightning_change_event_type(NULL, &type) != LIGHTNING_INVALID_ARGUMENT) r->bad_accessor_codes++;
+    if (lightning_change_event_type(event, NULL) != LIGHTNING_INVALID_ARGUMENT) r->bad_accessor_codes++;
+    if (lightning_change_event_sequence(NULL, &sequence) != LIGHTNING_INVALID_ARGUMENT) r->bad_accessor_codes++;
+    if (lightning_change_event_key(event, NULL, &key_len) != LIGHTNING_INVALID_ARGUMENT) r->bad_accessor_codes++;
+    if (lightning_change_event_value(event, &value, NULL) != LIGHTNING_INVALID_ARGUMENT) r->bad_accessor_codes++;
+    if (lightning_change_event_lost_events(NULL, &lost) != LIGHTNING_INVALID_ARGUMENT) r->bad_accessor_codes++;
+  }
+  if (r->db != NULL) {
+    /* The change is visible to readers by the time it is delivered. */
+    char* read = NULL;
+    size_t read_len = 0;
+    rc = type == LIGHTNING_CHANGE_LOST ? LIGHTNING_OK
+                                       : lightning_db_get_ex(r->db, NULL, key, key_len, &read, &read_len, NULL);
+    if (rc == LIGHTNING_OK && type == LIGHTNING_CHANGE_PUT &&
+        (read_len < value_len || memcmp(read, value, value_len) != 0)) {
+      rc = -2; /* an older version than the event's */
+    }
+    lightning_free(read);
+    if (n < kMaxEvents) r->read_codes[n] = rc;
+    if (first && r->close_and_put) {
+      r->close_code = lightning_db_close(r->db, NULL);
+      r->put_code = lightning_db_put(r->db, "from-callback", 13, "x", 1);
+    }
+  }
+  if (first && r->self != NULL) lightning_subscription_destroy(r->self);
+
+  pthread_mutex_lock(&r->mu);
+  r->finished++;
+  pthread_cond_broadcast(&r->cv);
+  pthread_mutex_unlock(&r->mu);
+}
+
+/* Waits until at least n callbacks returned; 0 if that takes over a minute
+ * (a hang guard, not a timing assertion). */
+static int wait_finished(struct recorder* r, int n) {
+  struct timespec deadline;
+  int ok = 1;
+  clock_gettime(CLOCK_REALTIME, &deadline);
+  deadline.tv_sec += 60;
+  pthread_mutex_lock(&r->mu);
+  while (r->finished < n && ok) ok = pthread_cond_timedwait(&r->cv, &r->mu, &deadline) == 0;
+  ok = r->finished >= n;
+  pthread_mutex_unlock(&r->mu);
+  CHECK(ok);
+  return ok;
+}
+
+/* The same for callbacks that started. */
+static int wait_started(struct recorder* r, int n) {
+  struct timespec deadline;
+  int ok = 1;
+  clock_gettime(CLOCK_REALTIME, &deadline);
+  deadline.tv_sec += 60;
+  pthread_mutex_lock(&r->mu);
+  while (r->count < n && ok) ok = pthread_cond_timedwait(&r->cv, &r->mu, &deadline) == 0;
+  ok = r->count >= n;
+  pthread_mutex_unlock(&r->mu);
+  CHECK(ok);
+  return ok;
+}
+
+static void release_first(struct recorder* r) {
+  pthread_mutex_lock(&r->mu);
+  r->released = 1;
+  pthread_cond_broadcast(&r->cv);
+  pthread_mutex_unlock(&r->mu);
+}
+
+static void test_subscriptions(void) {
+  lightning_options_t* options;
+  lightning_db_t* db = open_memory_db(&options);
+  lightning_subscribeoptions_t* sub_options = lightning_subscribeoptions_create();
+  lightning_subscribeoptions_t* range_options = lightning_subscribeoptions_create();
+  lightning_subscription_t* sub = NULL;
+  lightning_subscription_t* ranged = NULL;
+  lightning_writebatch_t* batch = lightning_writebatch_create();
+  struct recorder r, rr;
+  uint64_t count = 0;
+  char* err = NULL;
+  int i;
+
+  recorder_init(&r);
+  recorder_init(&rr);
+  r.db = db;
+  r.close_and_put = 1;
+  CHECK(sub_options != NULL && range_options != NULL);
+  CHECK_OK(lightning_subscribeoptions_set_prefix(sub_options, "p", 1));
+  CHECK_OK(lightning_db_subscribe(db, sub_options, record_event, &r, &sub, &err));
+  CHECK(sub != NULL && err == NULL);
+  CHECK_OK(lightning_subscribeoptions_set_range(range_options, "b", 1, "d", 1));
+  CHECK_OK(lightning_db_subscribe(db, range_options, record_event, &rr, &ranged, NULL));
+  CHECK(lightning_subscription_active(sub) == 1);
+  CHECK_OK(lightning_subscription_status(sub, &err));
+  CHECK(err == NULL);
+
+  CHECK_OK(lightning_db_put(db, "p1", 2, "one", 3));
+  CHECK_OK(lightning_db_put(db, "q1", 2, "skip", 4)); /* neither filter */
+  CHECK_OK(lightning_db_put(db, "c", 1, "in-range", 8));
+  CHECK_OK(lightning_db_put(db, "d", 1, "past-end", 8));
+  CHECK_OK(lightning_db_delete(db, "p2", 2)); /* a missing key: still an event */
+  CHECK_OK(lightning_writebatch_put(batch, "p3", 2, "three", 5, NULL));
+  CHECK_OK(lightning_writebatch_delete(batch, "p1", 2, NULL));
+  CHECK_OK(lightning_db_write(db, NULL, batch, NULL));
+  CHECK_OK(lightning_db_put(db, "b", 1, "start", 5));
+
+  if (wait_finished(&r, 4) && wait_finished(&rr, 2)) {
+    CHECK(r.count == 4);
+    CHECK(r.types[0] == LIGHTNING_CHANGE_PUT && strcmp(r.keys[0], "p1") == 0 && strcmp(r.values[0], "one") == 0);
+    CHECK(r.types[1] == LIGHTNING_CHANGE_DELETE && strcmp(r.keys[1], "p2") == 0 && r.values[1][0] == '\0');
+    CHECK(r.types[2] == LIGHTNING_CHANGE_PUT && strcmp(r.keys[2], "p3") == 0 && strcmp(r.values[2], "three") == 0);
+    CHECK(r.types[3] == LIGHTNING_CHANGE_DELETE && strcmp(r.keys[3], "p1") == 0);
+    /* Commit order; the batch's two with consecutive numbers. */
+    CHECK(r.sequences[0] < r.sequences[1] && r.sequences[1] < r.sequences[2]);
+    CHECK(r.sequences[3] == r.sequences[2] + 1);
+    for (i = 0; i < 4; i++) {
+      CHECK(r.lost[i] == 0);
+      /* Read back from the callback: the put's value or a later one. */
+      CHECK(r.read_codes[i] == LIGHTNING_OK || r.read_codes[i] == LIGHTNING_NOT_FOUND);
+    }
+    CHECK(r.read_codes[1] == LIGHTNING_NOT_FOUND);
+    CHECK(r.read_codes[2] == LIGHTNING_OK);
+    /* Close from a callback is refused; a write from a non-blocking
+     * subscription's callback is allowed. */
+    CHECK(r.close_code == LIGHTNING_INVALID_ARGUMENT);
+    CHECK(r.put_code == LIGHTNING_OK);
+    CHECK(r.bad_accessor_codes == 0);
+    CHECK(rr.count == 2);
+    CHECK(strcmp(rr.keys[0], "c") == 0 && strcmp(rr.keys[1], "b") == 0);
+  }
+  CHECK_OK(lightning_subscription_events_delivered(sub, &count));
+  CHECK(count == 4);
+  CHECK_OK(lightning_subscription_events_lost(sub, &count));
+  CHECK(count == 0);
+
+  /* Unsubscribed: nothing more arrives (the database closing drains every
+   * active subscription's queue, so after close the count is final). */
+  CHECK_OK(lightning_subscription_unsubscribe(sub));
+  CHECK(lightning_subscription_active(sub) == 0);
+  CHECK_OK(lightning_subscription_status(sub, NULL));
+  CHECK_OK(lightning_subscription_unsubscribe(sub)); /* again: nothing */
+  CHECK_OK(lightning_db_put(db, "p9", 2, "late", 4));
+  lightning_subscription_destroy(ranged);
+
+  /* Argument errors. */
+  {
+    lightning_subscription_t* none = (lightning_subscription_t*)&r; /* overwritten with NULL */
+    CHECK_CODE(lightning_db_subscribe(NULL, NULL, record_event, &r, &none, &err), LIGHTNING_INVALID_ARGUMENT);
+    CHECK(none == NULL && err != NULL);
+    lightning_free(err);
+    CHECK_CODE(lightning_db_subscribe(db, NULL, NULL, &r, &none, NULL), LIGHTNING_INVALID_ARGUMENT);
+    CHECK_CODE(lightning_db_subscribe(db, NULL, record_event, &r, NULL, NULL), LIGHTNING_INVALID_ARGUMENT);
+    CHECK_OK(lightning_subscribeoptions_set_max_pending_events(sub_options, 0));
+    CHECK_CODE(lightning_db_subscribe(db, sub_options, record_event, &r, &none, &err), LIGHTNING_INVALID_ARGUMENT);
+    CHECK(none == NULL && err != NULL);
+    lightning_free(err);
+    CHECK_OK(lightning_subscribeoptions_set_range(range_options, "d", 1, "b", 1)); /* empty */
+    CHECK_CODE(lightning_db_subscribe(db, range_options, record_event, &r, &none, NULL), LIGHTNING_INVALID_ARGUMENT);
+    CHECK_OK(lightning_subscribeoptions_set_range(range_options, NULL, 0, NULL, 0)); /* both absent again */
+    CHECK_CODE(lightning_subscribeoptions_set_overflow(sub_options, 7), LIGHTNING_INVALID_ARGUMENT);
+    CHECK_CODE(lightning_subscribeoptions_set_overflow(NULL, LIGHTNING_OVERFLOW_BLOCK_WRITERS),
+               LIGHTNING_INVALID_ARGUMENT);
+    CHECK_CODE(lightning_subscribeoptions_set_prefix(sub_options, NULL, 1), LIGHTNING_INVALID_ARGUMENT);
+    CHECK_CODE(lightning_subscribeoptions_set_prefix(NULL, "p", 1), LIGHTNING_INVALID_ARGUMENT);
+    CHECK_OK(lightning_subscribeoptions_set_prefix(sub_options, NULL, 0));
+    CHECK_CODE(lightning_subscribeoptions_set_range(NULL, NULL, 0, NULL, 0), LIGHTNING_INVALID_ARGUMENT);
+    CHECK_CODE(lightning_subscribeoptions_set_max_pending_events(NULL, 1), LIGHTNING_INVALID_ARGUMENT);
+    CHECK_CODE(lightning_subscription_unsubscribe(NULL), LIGHTNING_INVALID_ARGUMENT);
+    CHECK(lightning_subscription_active(NULL) == 0);
+    CHECK_CODE(lightning_subscription_status(NULL, &err), LIGHTNING_INVALID_ARGUMENT);
+    CHECK(err != NULL);
+    lightning_free(err);
+    CHECK_CODE(lightning_subscription_events_delivered(NULL, &count), LIGHTNING_INVALID_ARGUMENT);
+    CHECK_CODE(lightning_subscription_events_delivered(sub, NULL), LIGHTNING_INVALID_ARGUMENT);
+    CHECK_CODE(lightning_subscription_events_lost(NULL, &count), LIGHTNING_INVALID_ARGUMENT);
+    CHECK_CODE(lightning_subscription_events_lost(sub, NULL), LIGHTNING_INVALID_ARGUMENT);
+  }
+
+  lightning_db_destroy(db);
+  CHECK(r.count == 4);
+  lightning_subscription_destroy(sub); /* after its database */
+  lightning_subscription_destroy(NULL);
+  lightning_subscribeoptions_destroy(sub_options);
+  lightning_subscribeoptions_destroy(range_options);
+  lightning_subscribeoptions_destroy(NULL);
+  lightning_writebatch_destroy(batch);
+  lightning_options_destroy(options);
+  recorder_destroy(&r);
+  recorder_destroy(&rr);
+}
+
+/* A queue of one with the callback held: the overflow is reported as one
+ * LOST event in place of the dropped ones. */
+static void test_subscription_lost_events(void) {
+  lightning_options_t* options;
+  lightning_db_t* db = open_memory_db(&options);
+  lightning_subscribeoptions_t* sub_options = lightning_subscribeoptions_create();
+  lightning_subscription_t* sub = NULL;
+  lightning_snapshot_t* snap = NULL;
+  struct recorder r;
+  uint64_t last_sequence = 0, count = 0;
+  char key[8];
+  int i;
+
+  recorder_init(&r);
+  r.hold_first = 1;
+  CHECK_OK(lightning_subscribeoptions_set_max_pending_events(sub_options, 1));
+  CHECK_OK(lightning_subscribeoptions_set_overflow(sub_options, LIGHTNING_OVERFLOW_DROP_AND_REPORT));
+  CHECK_OK(lightning_db_subscribe(db, sub_options, record_event, &r, &sub, NULL));
+  CHECK_OK(lightning_db_put(db, "k0", 2, "v", 1));
+  wait_started(&r, 1); /* k0 is in the callback, which waits */
+  for (i = 1; i < 10; i++) {
+    snprintf(key, sizeof(key), "k%d", i);
+    CHECK_OK(lightning_db_put(db, key, 2, "v", 1)); /* k1 queued, k2..k9 dropped: writers never wait */
+  }
+  CHECK_OK(lightning_db_snapshot_create(db, &snap, NULL));
+  CHECK_OK(lightning_snapshot_sequence(snap, &last_sequence));
+  lightning_snapshot_destroy(snap);
+  release_first(&r);
+  if (wait_finished(&r, 3)) {
+    CHECK(r.count == 3);
+    CHECK(r.types[0] == LIGHTNING_CHANGE_PUT && strcmp(r.keys[0], "k0") == 0);
+    CHECK(r.types[1] == LIGHTNING_CHANGE_PUT && strcmp(r.keys[1], "k1") == 0);
+    CHECK(r.types[2] == LIGHTNING_CHANGE_LOST);
+    CHECK(r.lost[2] == 8);
+    CHECK(r.sequences[2] == last_sequence); /* that of k9, the last dropped */
+    CHECK(r.keys[2][0] == '\0' && r.values[2][0] == '\0');
+  }
+  CHECK_OK(lightning_subscription_events_delivered(sub, &count));
+  CHECK(count == 2);
+  CHECK_OK(lightning_subscription_events_lost(sub, &count));
+  CHECK(count == 8);
+  lightning_subscription_destroy(sub);
+  lightning_db_destroy(db);
+  lightning_subscribeoptions_destroy(sub_options);
+  lightning_options_destroy(options);
+  recorder_destroy(&r);
+}
+
+/* A subscription destroyed from its own callback gets no more calls; a
+ * kBlockWriters callback may read but not write. */
+static void test_subscription_destroyed_in_callback(void) {
+  lightning_options_t* options;
+  lightning_db_t* db = open_memory_db(&options);
+  lightning_subscribeoptions_t* blocking = lightning_subscribeoptions_create();
+  lightning_subscription_t* sub = NULL;
+  struct recorder r;
+
+  recorder_init(&r);
+  r.db = db;
+  r.close_and_put = 1;
+  CHECK_OK(lightning_subscribeoptions_set_overflow(blocking, LIGHTNING_OVERFLOW_BLOCK_WRITERS));
+  CHECK_OK(lightning_db_subscribe(db, blocking, record_event, &r, &sub, NULL));
+  r.self = sub; /* set before the first event: the put below happens after */
+  CHECK_OK(lightning_db_put(db, "a", 1, "1", 1));
+  wait_finished(&r, 1);
+  CHECK_OK(lightning_db_put(db, "b", 1, "2", 1));
+  CHECK_OK(lightning_db_put(db, "c", 1, "3", 1));
+  /* Close delivers whatever is queued to active subscriptions and joins
+   * their threads: afterwards the count is final. */
+  CHECK_OK(lightning_db_close(db, NULL));
+  CHECK(r.count == 1 && r.finished == 1);
+  CHECK(r.read_codes[0] == LIGHTNING_OK);
+  CHECK(r.close_code == LIGHTNING_INVALID_ARGUMENT);
+  CHECK(r.put_code == LIGHTNING_INVALID_ARGUMENT); /* kBlockWriters: no writes from the callback */
+  lightning_db_destroy(db);
+  lightning_subscribeoptions_destroy(blocking);
+  lightning_options_destroy(options);
+  recorder_destroy(&r);
+}
+
+/* Closing the database with a live subscription: the queued events are
+ * delivered first (the callback's own calls then answer CLOSED), then the
+ * subscription ends; its handle reports and outlives the database. */
+static void test_subscription_database_closed(void) {
+  lightning_options_t* options;
+  lightning_db_t* db = open_memory_db(&options);
+  lightning_subscription_t* sub = NULL;
+  lightning_subscription_t* late = NULL;
+  struct recorder r;
+  uint64_t count = 0;
+  char key[8];
+  char* err = NULL;
+  int i;
+
+  recorder_init(&r);
+  r.db = db;
+  r.hold_first = 1;
+  CHECK_OK(lightning_db_subscribe(db, NULL, record_event, &r, &sub, NULL));
+  for (i = 0; i < 5; i++) {
+    snprintf(key, sizeof(key), "k%d", i);
+    CHECK_OK(lightning_db_put(db, key, 2, "v", 1));
+  }
+  wait_started(&r, 1);
+  release_first(&r);
+  CHECK_OK(lightning_db_close(db, NULL));
+  CHECK(r.count == 5 && r.finished == 5);
+  for (i = 0; i < 5; i++) CHECK(r.read_codes[i] == LIGHTNING_OK || r.read_codes[i] == LIGHTNING_CLOSED);
+  CHECK(lightning_subscription_active(sub) == 0);
+  CHECK_CODE(lightning_subscription_status(sub, &err), LIGHTNING_CLOSED);
+  CHECK(err != NULL);
+  lightning_free(err);
+  CHECK_OK(lightning_subscription_events_delivered(sub, &count));
+  CHECK(count == 5);
+  CHECK_OK(lightning_subscription_unsubscribe(sub)); /* after close: nothing to do */
+  CHECK_CODE(lightning_db_subscribe(db, NULL, record_event, &r, &late, NULL), LIGHTNING_CLOSED);
+  CHECK(late == NULL);
+  lightning_db_destroy(db);
+  CHECK_CODE(lightning_subscription_status(sub, NULL), LIGHTNING_CLOSED);
+  lightning_subscription_destroy(sub);
+  lightning_options_destroy(options);
+  recorder_destroy(&r);
+}
+
+/* Writers on several threads, a blocking subscriber that must see every
+ * write in sequence order, and a dropping one destroyed midway from another
+ * thread (run under ThreadSanitizer in CI). */
+enum { kSubWriters = 4, kSubWrites = 200 };
+
+struct sequence_checker {
+  pthread_mutex_t mu;
+  uint64_t last;
+  int count;
+  int out_of_order;
+};
+
+static void check_sequence(void* state, const lightning_change_event_t* event) {
+  struct sequence_checker* c = (struct sequence_checker*)state;
+  uint64_t sequence = 0;
+  int type = -1;
+  lightning_change_event_sequence(event, &sequence);
+  lightning_change_event_type(event, &type);
+  pthread_mutex_lock(&c->mu);
+  if (type != LIGHTNING_CHANGE_LOST) {
+    if (sequence <= c->last) c->out_of_order++;
+    c->last = sequence;
+    c->count++;
+  }
+  pthread_mutex_unlock(&c->mu);
+}
+
+static void* subscription_writer(void* p) {
+  struct worker_args* args = (struct worker_args*)p;
+  char key[16];
+  int i;
+  for (i = 0; i < kSubWrites; i++) {
+    snprintf(key, sizeof(key), "w%d-%d", args->id, i);
+    if (lightning_db_put(args->db, key, strlen(key), "v", 1) != LIGHTNING_OK) args->bad_codes++;
+  }
+  return NULL;
+}
+
+struct destroyer_args {
+  lightning_subscription_t* sub;
+};
+
+static void* subscription_destroyer(void* p) {
+  struct destroyer_args* args = (struct destroyer_args*)p;
+  lightning_subscription_destroy(args->sub);
+  return NULL;
+}
+
+static void test_concurrent_subscriptions(void) {
+  lightning_options_t* options;
+  lightning_db_t* db = open_memory_db(&options);
+  lightning_subscribeoptions_t* blocking = lightning_subscribeoptions_create();
+  lightning_subscribeoptions_t* dropping = lightning_subscribeoptions_create();
+  lightning_subscription_t* all = NULL;
+  struct destroyer_args destroyer;
+  struct sequence_checker every, some;
+  pthread_t threads[kSubWriters], destroyer_thread;
+  struct worker_args args[kSubWriters];
+  uint64_t delivered = 0;
+  int i;
+
+  memset(&every, 0, sizeof(every));
+  memset(&some, 0, sizeof(some));
+  pthread_mutex_init(&every.mu, NULL);
+  pthread_mutex_init(&some.mu, NULL);
+  CHECK_OK(lightning_subscribeoptions_set_overflow(blocking, LIGHTNING_OVERFLOW_BLOCK_WRITERS));
+  CHECK_OK(lightning_subscribeoptions_set_max_pending_events(blocking, 8));
+  CHECK_OK(lightning_subscribeoptions_set_max_pending_events(dropping, 4));
+  CHECK_OK(lightning_db_subscribe(db, blocking, check_sequence, &every, &all, NULL));
+  CHECK_OK(lightning_db_subscribe(db, dropping, check_sequence, &some, &destroyer.sub, NULL));
+  for (i = 0; i < kSubWriters; i++) {
+    args[i].db = db;
+    args[i].id = i;
+    args[i].bad_codes = 0;
+    CHECK(pthread_create(&threads[i], NULL, subscription_writer, &args[i]) == 0);
+  }
+  CHECK(pthread_create(&destroyer_thread, NULL, subscription_destroyer, &destroyer) == 0);
+  for (i = 0; i < kSubWriters; i++) {
+    CHECK(pthread_join(threads[i], NULL) == 0);
+    CHECK(args[i].bad_codes == 0);
+  }
+  CHECK(pthread_join(destroyer_thread, NULL) == 0);
+  CHECK_OK(lightning_db_close(db, NULL)); /* delivers the rest */
+  CHECK(every.count == kSubWriters * kSubWrites && every.out_of_order == 0);
+  CHECK_OK(lightning_subscription_events_delivered(all, &delivered));
+  CHECK(delivered == (uint64_t)(kSubWriters * kSubWrites));
+  CHECK(some.count <= kSubWriters * kSubWrites && some.out_of_order == 0);
+  lightning_subscription_destroy(all);
+  lightning_db_destroy(db);
+  lightning_subscribeoptions_destroy(blocking);
+  lightning_subscribeoptions_destroy(dropping);
+  lightning_options_destroy(options);
+  pthread_mutex_destroy(&every.mu);
+  pthread_mutex_destroy(&some.mu);
+}
+
 /* ---- driver */
 
 struct test_case {
@@ -1731,10 +2221,15 @@ static const struct test_case kCases[] = {
     {"Checkpoint", test_checkpoint},
     {"Verify", test_verify},
     {"Backups", test_backups},
+    {"Subscriptions", test_subscriptions},
+    {"SubscriptionLostEvents", test_subscription_lost_events},
+    {"SubscriptionDestroyedInCallback", test_subscription_destroyed_in_callback},
+    {"SubscriptionDatabaseClosed", test_subscription_database_closed},
     {"ClosedHandles", test_closed_handles},
     {"TransactionChildrenOutliveIt", test_transaction_children_outlive_it},
     {"ConcurrentTransactions", test_concurrent_transactions},
     {"ConcurrentClose", test_concurrent_close},
+    {"ConcurrentSubscriptions", test_concurrent_subscriptions},
 };
 
 int main(int argc, char** argv) {

@@ -141,6 +141,9 @@ typedef struct lightning_stats_t lightning_stats_t;
 typedef struct lightning_verify_report_t lightning_verify_report_t;
 typedef struct lightning_backup_engine_t lightning_backup_engine_t;
 typedef struct lightning_backup_list_t lightning_backup_list_t;
+typedef struct lightning_subscribeoptions_t lightning_subscribeoptions_t;
+typedef struct lightning_subscription_t lightning_subscription_t;
+typedef struct lightning_change_event_t lightning_change_event_t;
 
 /* ======================================================================
  * Comparators (include/lightning/comparator.h)
@@ -619,6 +622,128 @@ LIGHTNING_C_API int lightning_backup_engine_purge_old_backups(lightning_backup_e
  * open in db_dir. The restored database holds exactly the backup's data. */
 LIGHTNING_C_API int lightning_backup_engine_restore(lightning_backup_engine_t* engine, uint64_t backup_id,
                                                     const char* db_dir, int overwrite, char** errmsg);
+
+/* ======================================================================
+ * Change subscriptions (include/lightning/subscription.h)
+ * ====================================================================== */
+
+/* Event types (lightning::ChangeType). */
+#define LIGHTNING_CHANGE_PUT 0    /* key was set to value */
+#define LIGHTNING_CHANGE_DELETE 1 /* key was removed (removing a missing key is an event too) */
+#define LIGHTNING_CHANGE_LOST 2   /* events were dropped here on overflow (see below) */
+
+/* What a subscription does when its queue of pending events is full. */
+#define LIGHTNING_OVERFLOW_DROP_AND_REPORT 0 /* writers go on; the events that do not fit are dropped */
+#define LIGHTNING_OVERFLOW_BLOCK_WRITERS 1   /* every writer waits for room; nothing is dropped */
+
+/* The callback of a subscription: called with the state given to
+ * lightning_db_subscribe and one event, on the subscription's own delivery
+ * thread (never a writer's), one event at a time, in commit order.
+ *
+ * The event and every pointer read from it (key, value) are valid only
+ * until the callback returns: copy what you keep.
+ *
+ * Delivery: events arrive for the puts and removals committed after
+ * lightning_db_subscribe returned, once they are visible to readers (a read
+ * of the key from the callback sees at least the event's version); a batch
+ * or transaction arrives whole, in order, with consecutive sequence
+ * numbers; nothing arrives for a failed write or a conflicting commit.
+ *
+ * Overflow: with LIGHTNING_OVERFLOW_DROP_AND_REPORT (the default) the
+ * events that do not fit are dropped and, in their place, the callback later
+ * receives one event of type LIGHTNING_CHANGE_LOST: its lost_events count
+ * says how many were dropped, its sequence is that of the last dropped one,
+ * its key and value are empty. With LIGHTNING_OVERFLOW_BLOCK_WRITERS every
+ * writer waits for the slowest such subscriber, and its callback must not
+ * write to the database (puts, deletes, batches, commits, flush, compact
+ * and sync return INVALID_ARGUMENT from it).
+ *
+ * From a callback, the API may be used to read (get, iterators, scans,
+ * snapshots, transactions), to subscribe, and to unsubscribe or destroy a
+ * subscription, its own included (see lightning_subscription_destroy).
+ * Not allowed from a callback: lightning_db_close() on its own database
+ * (INVALID_ARGUMENT), lightning_db_destroy() of it (undefined, as for any
+ * handle in use), and waiting for another thread's call on its database
+ * (that call may be waiting for this callback). While the database is
+ * closing, calls on it from a callback return CLOSED. */
+typedef void (*lightning_change_fn)(void* state, const lightning_change_event_t* event);
+
+/* Accessors of an event, valid only inside the callback. INVALID_ARGUMENT
+ * for a NULL argument. */
+/* LIGHTNING_CHANGE_*. */
+LIGHTNING_C_API int lightning_change_event_type(const lightning_change_event_t* event, int* type);
+/* The change's sequence number (commit order); for LOST that of the last
+ * dropped event. */
+LIGHTNING_C_API int lightning_change_event_sequence(const lightning_change_event_t* event, uint64_t* sequence);
+/* The key (empty for LOST) and the value (the new value for PUT, empty
+ * otherwise), borrowed until the callback returns; never NULL. */
+LIGHTNING_C_API int lightning_change_event_key(const lightning_change_event_t* event, const char** key,
+                                               size_t* key_len);
+LIGHTNING_C_API int lightning_change_event_value(const lightning_change_event_t* event, const char** value,
+                                                 size_t* value_len);
+/* For LOST: how many events were dropped; 0 otherwise. */
+LIGHTNING_C_API int lightning_change_event_lost_events(const lightning_change_event_t* event, uint64_t* count);
+
+/* Which changes a subscription receives. Defaults: every key, up to 65536
+ * pending events, LIGHTNING_OVERFLOW_DROP_AND_REPORT. NULL if memory runs
+ * out. One thread at a time; destroy any time (subscribe copies it). */
+LIGHTNING_C_API lightning_subscribeoptions_t* lightning_subscribeoptions_create(void);
+LIGHTNING_C_API void lightning_subscribeoptions_destroy(lightning_subscribeoptions_t* options);
+/* Only keys beginning with these bytes (compared bytewise, whatever the
+ * comparator); prefix_len 0: every key. */
+LIGHTNING_C_API int lightning_subscribeoptions_set_prefix(lightning_subscribeoptions_t* options, const char* prefix,
+                                                          size_t prefix_len);
+/* Only keys in [start, end) in the database's order; a NULL bound is
+ * absent. Combined with a prefix, a key must match both. An empty range is
+ * refused by lightning_db_subscribe (INVALID_ARGUMENT). */
+LIGHTNING_C_API int lightning_subscribeoptions_set_range(lightning_subscribeoptions_t* options, const char* start,
+                                                         size_t start_len, const char* end, size_t end_len);
+/* Events that may wait in the queue (>= 1; 0 makes lightning_db_subscribe
+ * fail with INVALID_ARGUMENT). One write with more matching events than this
+ * is still queued whole when the queue is empty. */
+LIGHTNING_C_API int lightning_subscribeoptions_set_max_pending_events(lightning_subscribeoptions_t* options,
+                                                                      size_t count);
+/* LIGHTNING_OVERFLOW_*. */
+LIGHTNING_C_API int lightning_subscribeoptions_set_overflow(lightning_subscribeoptions_t* options, int policy);
+
+/* Subscribes callback (with state) to the changes committed from now on
+ * that match options (NULL: every change) and stores the handle in
+ * *subscription (NULL on failure). state is passed through untouched: it
+ * must stay valid until lightning_subscription_destroy() or
+ * lightning_subscription_unsubscribe() (called outside the callback)
+ * returns, or the database is closed, whichever comes first. CLOSED if the
+ * database is closed. Any thread, callbacks included.
+ *
+ * Closing the database first delivers every event already queued, then ends
+ * the subscription: the handle stays (active 0, status CLOSED) until
+ * destroyed, before or after the database handle. */
+LIGHTNING_C_API int lightning_db_subscribe(lightning_db_t* db, const lightning_subscribeoptions_t* options,
+                                           lightning_change_fn callback, void* state,
+                                           lightning_subscription_t** subscription, char** errmsg);
+/* Unsubscribes and frees the handle. When it returns the callback is not
+ * running and never runs again -- except when called from the
+ * subscription's own callback: then it returns at once and the callback is
+ * not called again after the current call returns. NULL is ignored. Must
+ * not race with other calls on the same handle. Do not destroy (or
+ * unsubscribe) subscription B from A's callback while B's callback does the
+ * same to A: each would wait for the other. */
+LIGHTNING_C_API void lightning_subscription_destroy(lightning_subscription_t* subscription);
+/* Stops delivery and drops the events still queued, keeping the handle (for
+ * its counters); same guarantees as destroy. Again, or after the database
+ * closed: nothing happens, OK. */
+LIGHTNING_C_API int lightning_subscription_unsubscribe(lightning_subscription_t* subscription);
+/* 1 until unsubscribed or the database closed; 0 afterwards (and for
+ * NULL). */
+LIGHTNING_C_API int lightning_subscription_active(const lightning_subscription_t* subscription);
+/* OK while active and after an unsubscribe; CLOSED once the database was
+ * closed. */
+LIGHTNING_C_API int lightning_subscription_status(const lightning_subscription_t* subscription, char** errmsg);
+/* Events passed to the callback so far (LOST events not counted), and
+ * events dropped on overflow. */
+LIGHTNING_C_API int lightning_subscription_events_delivered(const lightning_subscription_t* subscription,
+                                                            uint64_t* count);
+LIGHTNING_C_API int lightning_subscription_events_lost(const lightning_subscription_t* subscription,
+                                                       uint64_t* count);
 
 #ifdef __cplusplus
 } /* extern "C" */
