@@ -7,9 +7,12 @@
 // C callers cannot be trusted with either, so every database handle shares a
 // DbState with the objects made from it:
 //  - `lifecycle` is held shared by every call that touches the engine
-//    (database, iterator, scan, transaction) and exclusively by close, so
-//    close waits for calls in progress and no call starts on a half-closed
-//    database;
+//    (database, iterator, scan, transaction) and exclusively by close while
+//    it ends the children and takes the engine database out of the state,
+//    so close waits for calls in progress and no call starts on a
+//    half-closed database. The engine's close() then runs outside the lock:
+//    it delivers the subscriptions' last events, and their callbacks may
+//    call in (and get CLOSED);
 //  - `children` records the live iterators, scans and transactions (a
 //    transaction records its own iterators and scans), so close can end them
 //    (destroy their engine objects, innermost first) before the Database.

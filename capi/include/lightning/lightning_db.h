@@ -48,18 +48,23 @@
  * returns LIGHTNING_CLOSED (iterators report !valid). Their handles stay
  * allocated until destroyed; destroying them before or after the database
  * handle is fine. Snapshots keep working as values (their sequence number)
- * after the database closes.
+ * after the database closes. Subscriptions first receive the events already
+ * queued for them (calls their callbacks make on the database meanwhile
+ * return CLOSED), then end; their handles too stay until destroyed.
  *
  * ---- Threads
  * Database handles: every function may be called from any thread,
  * concurrently, including lightning_db_close() (it waits for the calls in
  * progress; calls that start after it return CLOSED). lightning_db_destroy()
  * must not race with other calls on the same handle (it frees it).
- * Options, read/write options, write batches, iterators, scans, transactions
- * and stats handles: one thread at a time per handle; distinct handles may be
- * used concurrently. A transaction and the iterators/scans made from it
- * count as one handle for this rule. Snapshots and comparators may be shared
- * by any number of threads. No call remembers which thread called it, so a
+ * Backup engines and subscriptions: likewise any thread, concurrently;
+ * only their *_destroy must not race with other calls on the handle.
+ * Options (all kinds), write batches, iterators, scans, transactions, stats,
+ * verify reports and backup lists: one thread at a time per handle; distinct
+ * handles may be used concurrently. A transaction and the iterators/scans
+ * made from it count as one handle for this rule. Snapshots and comparators
+ * may be shared by any number of threads. Subscription callbacks run on
+ * their own threads (see lightning_change_fn for what they may call). No call remembers which thread called it, so a
  * caller may move between threads between calls (as Go goroutines do).
  */
 #ifndef LIGHTNING_LIGHTNING_DB_H_
@@ -277,14 +282,18 @@ LIGHTNING_C_API int lightning_db_open(const char* path, const lightning_options_
 LIGHTNING_C_API lightning_db_t* lightning_db_create(const char* path, const lightning_options_t* options);
 
 /* Closes the database: waits for calls in progress, ends its iterators,
- * scans and transactions (see the top of this file), flushes the memtable,
- * syncs the log and releases the lock. The handle stays allocated (every
- * later call returns CLOSED; closing again returns OK) until
- * lightning_db_destroy(). Returns the first error met while closing. */
+ * scans and transactions (see the top of this file), delivers the events
+ * queued for its subscriptions and ends them, flushes the memtable, syncs
+ * the log and releases the lock. The handle stays allocated (every later
+ * call returns CLOSED; closing again returns OK, once the first close has
+ * finished) until lightning_db_destroy(). Returns the first error met while
+ * closing. From a subscription callback of this database: INVALID_ARGUMENT,
+ * nothing done. */
 LIGHTNING_C_API int lightning_db_close(lightning_db_t* db, char** errmsg);
 
 /* Closes the database if it is open (dropping any error: call
- * lightning_db_close() to see it) and frees the handle. NULL is ignored. */
+ * lightning_db_close() to see it) and frees the handle. NULL is ignored.
+ * Not from a subscription callback of this database. */
 LIGHTNING_C_API void lightning_db_destroy(lightning_db_t* db);
 
 /* ======================================================================
