@@ -1332,6 +1332,7 @@ static void test_backups(void) {
   CHECK(count == 1);
   CHECK_OK(lightning_backup_list_get(list, 0, &id, NULL, NULL, NULL, NULL));
   CHECK(id == 3);
+  lightning_backup_list_destroy(list);
   CHECK_OK(lightning_backup_engine_purge_old_backups(engine, 0, NULL));
 
   /* Argument errors. */
@@ -1342,6 +1343,7 @@ static void test_backups(void) {
   CHECK(id == 0 && err != NULL);
   lightning_free(err);
   CHECK_CODE(lightning_backup_engine_create_backup(engine, NULL, &id, NULL), LIGHTNING_INVALID_ARGUMENT);
+  list = NULL;
   CHECK_CODE(lightning_backup_engine_list_backups(NULL, &list, NULL), LIGHTNING_INVALID_ARGUMENT);
   CHECK_CODE(lightning_backup_engine_list_backups(engine, NULL, NULL), LIGHTNING_INVALID_ARGUMENT);
   CHECK_CODE(lightning_backup_engine_verify_backup(NULL, 1, NULL), LIGHTNING_INVALID_ARGUMENT);
@@ -1371,9 +1373,12 @@ static void test_backups(void) {
   CHECK(err == NULL);
   CHECK_OK(lightning_backup_engine_close(engine, NULL));
   CHECK_CODE(lightning_backup_engine_create_backup(engine, db, &id, NULL), LIGHTNING_CLOSED);
-  CHECK_CODE(lightning_backup_engine_list_backups(engine, &list, &err), LIGHTNING_CLOSED);
-  CHECK(err != NULL);
-  lightning_free(err);
+  {
+    lightning_backup_list_t* after_close = list; /* overwritten with NULL */
+    CHECK_CODE(lightning_backup_engine_list_backups(engine, &after_close, &err), LIGHTNING_CLOSED);
+    CHECK(after_close == NULL && err != NULL);
+    lightning_free(err);
+  }
   CHECK_CODE(lightning_backup_engine_verify_backup(engine, id1, NULL), LIGHTNING_CLOSED);
   CHECK_CODE(lightning_backup_engine_delete_backup(engine, id1, NULL), LIGHTNING_CLOSED);
   CHECK_CODE(lightning_backup_engine_purge_old_backups(engine, 0, NULL), LIGHTNING_CLOSED);
@@ -1383,8 +1388,10 @@ static void test_backups(void) {
   lightning_backup_engine_destroy(engine2); /* closes */
   lightning_backup_engine_destroy(engine);
   lightning_backup_engine_destroy(NULL);
+  CHECK_OK(lightning_backup_list_count(list, &count)); /* made before the close: still readable */
+  CHECK(count == 0);
+  lightning_backup_list_destroy(list);
   lightning_backup_list_destroy(NULL);
-  lightning_backup_list_destroy(list); /* a NULL list (the failed call set it) */
 
   /* In memory: the engine on the database's options. */
   {
