@@ -21,6 +21,7 @@ Threads: a Database may be shared by threads (the C calls release the GIL);
 a Transaction, Scan or WriteBatch belongs to one thread at a time.
 """
 
+import collections
 import ctypes
 import ctypes.util
 import os
@@ -28,7 +29,8 @@ import os
 __all__ = [
     "Database", "Transaction", "WriteBatch", "LightningError", "NotFoundError", "CorruptionError",
     "NotSupportedError", "InvalidArgumentError", "LightningIOError", "BusyError", "ConflictError", "ClosedError",
-    "AbortedError", "version", "load_library",
+    "AbortedError", "version", "load_library", "BackupEngine", "BackupInfo", "ChangeEvent", "Subscription",
+    "verify_database",
 ]
 
 OK, NOT_FOUND, CORRUPTION, NOT_SUPPORTED, INVALID_ARGUMENT, IO_ERROR, BUSY, CONFLICT, CLOSED, ABORTED = range(10)
@@ -37,6 +39,13 @@ BUFFER_TOO_SMALL = 100
 COMPRESSION = {"none": 0, "zstd": 1, "lz4": 2, "snappy": 3}
 WAL_SYNC = {"full": 0, "normal": 1, "off": 2}
 ISOLATION = {"snapshot": 0, "serializable": 1}
+CHANGE_PUT, CHANGE_DELETE, CHANGE_LOST = range(3)
+
+# A backup of a BackupEngine root (see BackupEngine.list()).
+BackupInfo = collections.namedtuple("BackupInfo", "id timestamp size file_count last_sequence")
+# One change delivered to a subscription callback: type is CHANGE_PUT, CHANGE_DELETE or CHANGE_LOST (then
+# lost_events events were dropped before it and key and value are empty).
+ChangeEvent = collections.namedtuple("ChangeEvent", "type sequence key value lost_events")
 
 
 class LightningError(Exception):
@@ -158,7 +167,55 @@ _SIGNATURES = {
     "lightning_stats_count": (ctypes.c_int, [ctypes.c_void_p, _size_p]),
     "lightning_stats_entry": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_size_t, _c_char_pp,
                                              ctypes.POINTER(ctypes.c_uint64)]),
+    "lightning_db_checkpoint": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p, _errmsg_t]),
+    "lightning_verify_report_create": (ctypes.c_void_p, []),
+    "lightning_verify_report_destroy": (None, [ctypes.c_void_p]),
+    "lightning_verify_report_count": (ctypes.c_int, [ctypes.c_void_p, _size_p]),
+    "lightning_verify_report_entry": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_size_t, _c_char_pp,
+                                                     ctypes.POINTER(ctypes.c_uint64)]),
+    "lightning_db_verify": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, _errmsg_t]),
+    "lightning_verify_database": (ctypes.c_int, [ctypes.c_char_p, ctypes.c_void_p, ctypes.c_void_p, _errmsg_t]),
+    "lightning_backup_engine_open": (ctypes.c_int, [ctypes.c_char_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p),
+                                                    _errmsg_t]),
+    "lightning_backup_engine_close": (ctypes.c_int, [ctypes.c_void_p, _errmsg_t]),
+    "lightning_backup_engine_destroy": (None, [ctypes.c_void_p]),
+    "lightning_backup_engine_create_backup": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p,
+                                                             ctypes.POINTER(ctypes.c_uint64), _errmsg_t]),
+    "lightning_backup_engine_list_backups": (ctypes.c_int, [ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p),
+                                                            _errmsg_t]),
+    "lightning_backup_list_destroy": (None, [ctypes.c_void_p]),
+    "lightning_backup_list_count": (ctypes.c_int, [ctypes.c_void_p, _size_p]),
+    "lightning_backup_list_get": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_size_t] +
+                                  [ctypes.POINTER(ctypes.c_uint64)] * 5),
+    "lightning_backup_engine_verify_backup": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_uint64, _errmsg_t]),
+    "lightning_backup_engine_delete_backup": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_uint64, _errmsg_t]),
+    "lightning_backup_engine_purge_old_backups": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_size_t, _errmsg_t]),
+    "lightning_backup_engine_restore": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_uint64, ctypes.c_char_p,
+                                                       ctypes.c_int, _errmsg_t]),
+    "lightning_subscribeoptions_create": (ctypes.c_void_p, []),
+    "lightning_subscribeoptions_destroy": (None, [ctypes.c_void_p]),
+    "lightning_subscribeoptions_set_prefix": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]),
+    "lightning_subscribeoptions_set_range": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
+                                                            ctypes.c_char_p, ctypes.c_size_t]),
+    "lightning_subscribeoptions_set_max_pending_events": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_size_t]),
+    "lightning_subscribeoptions_set_overflow": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int]),
+    "lightning_db_subscribe": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                                              ctypes.POINTER(ctypes.c_void_p), _errmsg_t]),
+    "lightning_subscription_destroy": (None, [ctypes.c_void_p]),
+    "lightning_subscription_unsubscribe": (ctypes.c_int, [ctypes.c_void_p]),
+    "lightning_subscription_active": (ctypes.c_int, [ctypes.c_void_p]),
+    "lightning_subscription_status": (ctypes.c_int, [ctypes.c_void_p, _errmsg_t]),
+    "lightning_subscription_events_delivered": (ctypes.c_int, [ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint64)]),
+    "lightning_subscription_events_lost": (ctypes.c_int, [ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint64)]),
+    "lightning_change_event_type": (ctypes.c_int, [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int)]),
+    "lightning_change_event_sequence": (ctypes.c_int, [ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint64)]),
+    "lightning_change_event_key": (ctypes.c_int, [ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p), _size_p]),
+    "lightning_change_event_value": (ctypes.c_int, [ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p), _size_p]),
+    "lightning_change_event_lost_events": (ctypes.c_int, [ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint64)]),
 }
+
+# void (*)(void* state, const lightning_change_event_t* event)
+_CHANGE_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
 
 _lib = None
 
@@ -482,6 +539,45 @@ class Database:
     def compact(self):
         _call(_lib.lightning_db_compact, self._handle)
 
+    def checkpoint(self, directory):
+        """Writes an openable copy of the database as of now into directory (missing or empty)."""
+        _call(_lib.lightning_db_checkpoint, self._handle, os.fsencode(directory))
+
+    def verify(self):
+        """Checks every byte of every live file; returns the counts as a dict (name -> int); raises
+        CorruptionError naming the damaged file."""
+        return _verify(lambda report: _call(_lib.lightning_db_verify, self._handle, report))
+
+    def subscribe(self, callback, prefix=None, start=None, end=None, max_pending_events=None,
+                  block_writers=False):
+        """Calls callback(ChangeEvent) on a delivery thread for every put and delete committed from now on
+        whose key begins with prefix and lies in [start, end) (None: no limit). When more than
+        max_pending_events wait, writers wait (block_writers=True; the callback must then not write) or the
+        events are dropped and reported by one CHANGE_LOST event. Returns a Subscription; closing it (or the
+        database) ends the calls. An exception from callback is printed by ctypes and otherwise ignored."""
+        options = _lib.lightning_subscribeoptions_create()
+        if not options:
+            raise MemoryError("lightning_subscribeoptions_create")
+        try:
+            if prefix is not None:
+                prefix = _bytes(prefix, "prefix")
+                _check(_lib.lightning_subscribeoptions_set_prefix(options, prefix, len(prefix)), ctypes.c_void_p())
+            start, end = _opt_bytes(start, "start"), _opt_bytes(end, "end")
+            _check(_lib.lightning_subscribeoptions_set_range(options, start, len(start or b""), end,
+                                                             len(end or b"")), ctypes.c_void_p())
+            if max_pending_events is not None:
+                _check(_lib.lightning_subscribeoptions_set_max_pending_events(options, max_pending_events),
+                       ctypes.c_void_p())
+            _check(_lib.lightning_subscribeoptions_set_overflow(options, 1 if block_writers else 0),
+                   ctypes.c_void_p())
+            trampoline = _CHANGE_FN(lambda state, event: callback(_change_event(event)))
+            handle = ctypes.c_void_p()
+            _call(_lib.lightning_db_subscribe, self._handle, options, ctypes.cast(trampoline, ctypes.c_void_p),
+                  None, ctypes.byref(handle))
+            return Subscription(handle, trampoline)
+        finally:
+            _lib.lightning_subscribeoptions_destroy(options)
+
     def stats(self):
         """The database's counters and gauges as a dict of name -> int."""
         stats = ctypes.c_void_p()
@@ -497,3 +593,159 @@ class Database:
             return result
         finally:
             _lib.lightning_stats_destroy(stats)
+
+
+def _verify(run):
+    """Runs run(report handle) and returns the report's counts as a dict."""
+    report = _lib.lightning_verify_report_create()
+    if not report:
+        raise MemoryError("lightning_verify_report_create")
+    try:
+        run(report)
+        count = ctypes.c_size_t()
+        _lib.lightning_verify_report_count(report, ctypes.byref(count))
+        result = {}
+        name, value = ctypes.c_char_p(), ctypes.c_uint64()
+        for i in range(count.value):
+            _lib.lightning_verify_report_entry(report, i, ctypes.byref(name), ctypes.byref(value))
+            result[name.value.decode()] = value.value
+        return result
+    finally:
+        _lib.lightning_verify_report_destroy(report)
+
+
+def verify_database(path, library=None):
+    """Database.verify() for a database that is not open (BusyError if it is), with the default comparator;
+    returns the counts as a dict."""
+    lib = load_library(library)
+    return _verify(lambda report: _call(lib.lightning_verify_database, os.fsencode(path), None, report))
+
+
+def _change_event(event):
+    """A ChangeEvent copied out of the C event (valid only during the callback)."""
+    kind, sequence, lost = ctypes.c_int(), ctypes.c_uint64(), ctypes.c_uint64()
+    key, key_len = ctypes.c_void_p(), ctypes.c_size_t()
+    value, value_len = ctypes.c_void_p(), ctypes.c_size_t()
+    _lib.lightning_change_event_type(event, ctypes.byref(kind))
+    _lib.lightning_change_event_sequence(event, ctypes.byref(sequence))
+    _lib.lightning_change_event_key(event, ctypes.byref(key), ctypes.byref(key_len))
+    _lib.lightning_change_event_value(event, ctypes.byref(value), ctypes.byref(value_len))
+    _lib.lightning_change_event_lost_events(event, ctypes.byref(lost))
+    return ChangeEvent(kind.value, sequence.value, ctypes.string_at(key.value, key_len.value),
+                       ctypes.string_at(value.value, value_len.value), lost.value)
+
+
+class Subscription:
+    """A live Database.subscribe(); close() (or the database's close) ends the callbacks."""
+
+    def __init__(self, handle, trampoline):
+        self._handle = handle
+        self._trampoline = trampoline  # the C function pointer must live as long as the subscription
+
+    def close(self):
+        """Unsubscribes: when it returns the callback is not running and never runs again (called from the
+        callback itself, it returns at once and no further call follows)."""
+        if self._handle:
+            _lib.lightning_subscription_destroy(self._handle)
+            self._handle = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close()
+        return False
+
+    def __del__(self):
+        if getattr(self, "_handle", None) and _lib is not None:
+            self.close()
+
+    @property
+    def active(self):
+        return bool(self._handle) and _lib.lightning_subscription_active(self._handle) == 1
+
+    def status(self):
+        """Raises ClosedError once the database was closed; returns None otherwise."""
+        if self._handle:
+            _call(_lib.lightning_subscription_status, self._handle)
+
+    @property
+    def events_delivered(self):
+        count = ctypes.c_uint64()
+        if self._handle:
+            _lib.lightning_subscription_events_delivered(self._handle, ctypes.byref(count))
+        return count.value
+
+    @property
+    def events_lost(self):
+        count = ctypes.c_uint64()
+        if self._handle:
+            _lib.lightning_subscription_events_lost(self._handle, ctypes.byref(count))
+        return count.value
+
+
+class BackupEngine:
+    """Incremental backups of databases into the backup root directory root (one engine per root: BusyError
+    otherwise). Usable from several threads."""
+
+    def __init__(self, root, library=None):
+        lib = load_library(library)
+        handle = ctypes.c_void_p()
+        _call(lib.lightning_backup_engine_open, os.fsencode(root), None, ctypes.byref(handle))
+        self._handle = handle
+
+    def close(self):
+        """Releases the root; later calls raise ClosedError. Closing again is fine."""
+        if self._handle:
+            _call(_lib.lightning_backup_engine_close, self._handle)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close()
+        return False
+
+    def __del__(self):
+        handle = getattr(self, "_handle", None)
+        if handle and _lib is not None:
+            _lib.lightning_backup_engine_destroy(handle)
+            self._handle = None
+
+    def create_backup(self, db):
+        """Backs up db (which keeps running) and returns the new backup's id."""
+        backup_id = ctypes.c_uint64()
+        _call(_lib.lightning_backup_engine_create_backup, self._handle, db._handle, ctypes.byref(backup_id))
+        return backup_id.value
+
+    def list(self):
+        """The valid backups, oldest first, as BackupInfo tuples."""
+        backups = ctypes.c_void_p()
+        _call(_lib.lightning_backup_engine_list_backups, self._handle, ctypes.byref(backups))
+        try:
+            count = ctypes.c_size_t()
+            _lib.lightning_backup_list_count(backups, ctypes.byref(count))
+            result = []
+            for i in range(count.value):
+                fields = [ctypes.c_uint64() for _ in BackupInfo._fields]
+                _lib.lightning_backup_list_get(backups, i, *(ctypes.byref(f) for f in fields))
+                result.append(BackupInfo(*(f.value for f in fields)))
+            return result
+        finally:
+            _lib.lightning_backup_list_destroy(backups)
+
+    def verify(self, backup_id):
+        """Checks every file of the backup (CorruptionError naming a damaged one; NotFoundError)."""
+        _call(_lib.lightning_backup_engine_verify_backup, self._handle, backup_id)
+
+    def delete(self, backup_id):
+        _call(_lib.lightning_backup_engine_delete_backup, self._handle, backup_id)
+
+    def purge(self, keep):
+        """Deletes the oldest backups until at most keep remain."""
+        _call(_lib.lightning_backup_engine_purge_old_backups, self._handle, keep)
+
+    def restore(self, backup_id, directory, overwrite=False):
+        """Restores the backup into directory (missing or empty, unless overwrite)."""
+        _call(_lib.lightning_backup_engine_restore, self._handle, backup_id, os.fsencode(directory),
+              1 if overwrite else 0)

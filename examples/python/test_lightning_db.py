@@ -230,6 +230,93 @@ class LightningDbTest(unittest.TestCase):
         db.close()
         self.assertFalse(os.path.exists("/mem"))
 
+    def test_checkpoint_and_verify(self):
+        for i in range(20):
+            self.db.put("k%02d" % i, "v%d" % i)
+        copy = os.path.join(self.dir, "copy")
+        self.db.checkpoint(copy)
+        with self.assertRaises(lightning_db.InvalidArgumentError):
+            self.db.checkpoint(copy)  # not empty any more
+        report = self.db.verify()
+        self.assertGreaterEqual(report["table_entries"] + report["tree_entries"], 20)
+        with self.assertRaises(lightning_db.BusyError):
+            lightning_db.verify_database(self.path)
+        with self.assertRaises(lightning_db.NotFoundError):
+            lightning_db.verify_database(os.path.join(self.dir, "none"))
+        self.assertEqual(lightning_db.verify_database(copy)["table_entries"], 20)
+        with lightning_db.Database(copy, create_if_missing=False) as db2:
+            self.assertEqual(db2.get(b"k07"), b"v7")
+
+    def test_backups(self):
+        root = os.path.join(self.dir, "backups")
+        engine = lightning_db.BackupEngine(root)
+        self.db.put(b"a", b"1")
+        first = engine.create_backup(self.db)
+        self.db.put(b"a", b"2")
+        second = engine.create_backup(self.db)
+        backups = engine.list()
+        self.assertEqual([b.id for b in backups], [first, second])
+        self.assertGreater(backups[0].size, 0)
+        self.assertEqual(backups[1].last_sequence, backups[0].last_sequence + 1)
+        engine.verify(first)
+        with self.assertRaises(lightning_db.NotFoundError):
+            engine.verify(99)
+        with self.assertRaises(lightning_db.BusyError):
+            lightning_db.BackupEngine(root)
+        target = os.path.join(self.dir, "restored")
+        engine.restore(first, target)
+        with lightning_db.Database(target, create_if_missing=False) as db2:
+            self.assertEqual(db2.get(b"a"), b"1")
+        engine.restore(second, target, overwrite=True)
+        with lightning_db.Database(target, create_if_missing=False) as db2:
+            self.assertEqual(db2.get(b"a"), b"2")
+        engine.purge(1)
+        self.assertEqual([b.id for b in engine.list()], [second])
+        engine.delete(second)
+        self.assertEqual(engine.list(), [])
+        engine.close()
+        with self.assertRaises(lightning_db.ClosedError):
+            engine.list()
+
+    def test_subscribe(self):
+        events = []
+        done = threading.Event()
+
+        def on_change(event):
+            events.append(event)
+            if len(events) == 3:
+                done.set()
+
+        sub = self.db.subscribe(on_change, prefix=b"p")
+        self.db.put(b"p1", b"one")
+        self.db.put(b"q1", b"skipped")
+        with self.db.batch() as batch:
+            batch.put(b"p2", b"two")
+            batch.delete(b"p1")
+        self.assertTrue(done.wait(60))
+        self.assertEqual([(e.type, e.key, e.value) for e in events],
+                         [(lightning_db.CHANGE_PUT, b"p1", b"one"), (lightning_db.CHANGE_PUT, b"p2", b"two"),
+                          (lightning_db.CHANGE_DELETE, b"p1", b"")])
+        self.assertEqual(events[2].sequence, events[1].sequence + 1)
+        self.assertTrue(sub.active)
+        self.assertEqual(sub.events_delivered, 3)
+        sub.close()
+        self.assertFalse(sub.active)
+        with self.assertRaises(lightning_db.InvalidArgumentError):
+            self.db.subscribe(on_change, max_pending_events=0)
+
+        # Closing the database delivers what is queued, then ends the subscription.
+        later = []
+        sub = self.db.subscribe(later.append)
+        for i in range(10):
+            self.db.put("k%d" % i, "v")
+        self.db.close()
+        self.assertEqual([e.key for e in later], [("k%d" % i).encode() for i in range(10)])
+        self.assertFalse(sub.active)
+        with self.assertRaises(lightning_db.ClosedError):
+            sub.status()
+        sub.close()
+
     def test_finds_library_without_env(self):
         # Without LIGHTNING_LIBRARY the module falls back to the loader's search (as for an installed library).
         library = os.environ.get("LIGHTNING_LIBRARY")
