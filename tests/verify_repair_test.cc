@@ -361,7 +361,8 @@ TEST_F(RepairTest, DamagedTableBelowLevelZero) {
   ASSERT_TRUE(ReadManifest(Env::Default(), path_, &state).ok());
   const ManifestState::Table* victim = nullptr;
   for (const auto& t : state.tables) {
-    if (t.level > 0) victim = &t;
+    // The largest: a one-block table would be dropped whole, not salvaged.
+    if (t.level > 0 && (victim == nullptr || t.meta.file_size > victim->meta.file_size)) victim = &t;
   }
   ASSERT_NE(victim, nullptr) << "no table below level 0";
   const int level = victim->level;
