@@ -435,6 +435,28 @@ TEST_F(RepairTest, MissingOrGarbageManifest) {
   }
 }
 
+// Everything at once: no MANIFEST, a damaged table block and a damaged tree
+// leaf. The salvaged table entries and the salvaged tree are merged by
+// sequence number; nothing returned was never written.
+TEST_F(RepairTest, MissingManifestWithDamagedTableAndTree) {
+  FillAndClose();
+  const auto tables = FilesEndingWith(path_, ".sst");
+  ASSERT_GE(tables.size(), 2u);
+  FlipInPlace(path_ + "/" + tables[0], 100);
+  const uint64_t page = NewestLeafPage(path_ + "/TREE", options_.page_size);
+  ASSERT_GE(page, 2u);
+  FlipInPlace(path_ + "/TREE", page * options_.page_size + 200);
+  ASSERT_TRUE(Env::Default()->remove_file(path_ + "/MANIFEST").ok());
+  RepairReport report;
+  ASSERT_NO_FATAL_FAILURE(RepairAndCheck(path_, &report, "", /*exact=*/false));
+  EXPECT_TRUE(report.manifest_rebuilt);
+  EXPECT_TRUE(report.tree_rebuilt);
+  EXPECT_EQ(report.tables_salvaged, 1u) << Dump(report);
+  EXPECT_EQ(report.files_moved_to_lost, 2u);  // the table and the tree
+  // Every table entry is in the tree now; the originals are gone.
+  EXPECT_TRUE(FilesEndingWith(path_, ".sst").empty());
+}
+
 TEST_F(RepairTest, DamagedWalRecordMidLog) {
   auto db = Fill();
   const auto logs = FilesEndingWith(path_, ".log");
