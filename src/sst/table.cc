@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <vector>
 
 #include "db/dbformat.h"
 #include "sst/bloom.h"
@@ -342,6 +343,47 @@ Status Table::read_data_block(const BlockHandle& handle, bool verify_checksums, 
     ref->set_owned(std::move(block));
   }
   return Status::OK();
+}
+
+Status Table::salvage_blocks(const std::function<void(const Slice& ikey, const Slice& value)>& on_entry,
+                             const std::function<void(uint64_t offset, const Status& why)>& on_damaged_block) const {
+  const std::string where = options_.file_name.empty() ? std::string("<table>") : options_.file_name;
+  std::unique_ptr<InternalIterator> index = index_block_->new_iterator(options_.comparator);
+  std::vector<std::pair<std::string, std::string>> entries;
+  for (index->seek_to_first(); index->valid(); index->next()) {
+    Slice encoded = index->value();
+    BlockHandle handle;
+    Status s = handle.decode_from(&encoded);
+    if (s.ok()) s = check_handle(handle);
+    if (!s.ok()) {
+      on_damaged_block(0, Status::Corruption(where, "bad block handle in index: " + s.message()));
+      continue;
+    }
+    BlockContents contents;
+    // Past the cache: a cached copy would not prove the bytes on disk intact.
+    s = ReadBlock(file_.get(), handle, /*verify_checksums=*/true, &contents, options_.file_name);
+    if (!s.ok() && !s.IsCorruption()) return s;
+    entries.clear();
+    if (s.ok()) {
+      Block block(std::move(contents.data));
+      s = block.status();
+      if (s.ok()) {
+        // A block's entries are kept only if all of it parses: a partial
+        // block could end anywhere in the damage.
+        std::unique_ptr<InternalIterator> it = block.new_iterator(options_.comparator);
+        for (it->seek_to_first(); it->valid(); it->next()) {
+          entries.emplace_back(it->key().ToString(), it->value().ToString());
+        }
+        s = it->status();
+      }
+    }
+    if (!s.ok()) {
+      on_damaged_block(handle.offset, s);
+      continue;
+    }
+    for (const auto& e : entries) on_entry(e.first, e.second);
+  }
+  return index->status();
 }
 
 bool Table::key_may_match(const Slice& user_key) const {

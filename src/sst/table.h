@@ -75,6 +75,16 @@ class Table {
   // for keys past the last.
   uint64_t approximate_offset_of(const Slice& key) const;
 
+  // For repair: reads every data block the index names, in order, past the
+  // block cache. The entries of each block that passes its checksum and
+  // parses whole are handed to on_entry (slices valid during the call); a
+  // block that does not is reported to on_damaged_block(offset, why) and
+  // skipped, so nothing from a damaged block is ever returned. Key order
+  // across blocks is not checked here. Returns an I/O error that stops the
+  // walk; damage is not an error.
+  Status salvage_blocks(const std::function<void(const Slice& ikey, const Slice& value)>& on_entry,
+                        const std::function<void(uint64_t offset, const Status& why)>& on_damaged_block) const;
+
   const TableProperties& properties() const { return properties_; }
   uint64_t file_size() const { return file_size_; }
   // Bytes this open table holds in memory (index block, bloom filter, ...).
