@@ -1924,14 +1924,16 @@ static void test_subscriptions(void) {
     CHECK(rr.count == 2);
     CHECK(strcmp(rr.keys[0], "c") == 0 && strcmp(rr.keys[1], "b") == 0);
   }
+
+  /* Unsubscribed: nothing more arrives (the database closing drains every
+   * active subscription's queue, so after close the count is final). When
+   * unsubscribe returns the delivery thread is done, so the counters are
+   * final too (a callback returning does not mean its count is in). */
+  CHECK_OK(lightning_subscription_unsubscribe(sub));
   CHECK_OK(lightning_subscription_events_delivered(sub, &count));
   CHECK(count == 4);
   CHECK_OK(lightning_subscription_events_lost(sub, &count));
   CHECK(count == 0);
-
-  /* Unsubscribed: nothing more arrives (the database closing drains every
-   * active subscription's queue, so after close the count is final). */
-  CHECK_OK(lightning_subscription_unsubscribe(sub));
   CHECK(lightning_subscription_active(sub) == 0);
   CHECK_OK(lightning_subscription_status(sub, NULL));
   CHECK_OK(lightning_subscription_unsubscribe(sub)); /* again: nothing */

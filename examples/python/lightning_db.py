@@ -642,6 +642,11 @@ class Subscription:
         self._handle = handle
         self._trampoline = trampoline  # the C function pointer must live as long as the subscription
 
+    def unsubscribe(self):
+        """Stops the callbacks as close() does, keeping the counters readable (final once this returns)."""
+        if self._handle:
+            _lib.lightning_subscription_unsubscribe(self._handle)
+
     def close(self):
         """Unsubscribes: when it returns the callback is not running and never runs again (called from the
         callback itself, it returns at once and no further call follows)."""

@@ -299,9 +299,10 @@ class LightningDbTest(unittest.TestCase):
                           (lightning_db.CHANGE_DELETE, b"p1", b"")])
         self.assertEqual(events[2].sequence, events[1].sequence + 1)
         self.assertTrue(sub.active)
+        sub.unsubscribe()  # the delivery thread is done: the counters are final
+        self.assertFalse(sub.active)
         self.assertEqual(sub.events_delivered, 3)
         sub.close()
-        self.assertFalse(sub.active)
         with self.assertRaises(lightning_db.InvalidArgumentError):
             self.db.subscribe(on_change, max_pending_events=0)
 
