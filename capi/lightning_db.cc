@@ -1451,6 +1451,108 @@ extern "C" int lightning_verify_database(const char* path, const lightning_optio
 }
 
 // ---------------------------------------------------------------------------
+// Repair
+
+struct lightning_repair_report_t {
+  lightning::RepairReport report;
+};
+
+namespace {
+
+uint64_t ManifestRebuilt(const lightning::RepairReport& r) { return r.manifest_rebuilt ? 1 : 0; }
+uint64_t TablesKept(const lightning::RepairReport& r) { return r.tables_kept; }
+uint64_t TablesSalvaged(const lightning::RepairReport& r) { return r.tables_salvaged; }
+uint64_t TablesDropped(const lightning::RepairReport& r) { return r.tables_dropped; }
+uint64_t TreeKept(const lightning::RepairReport& r) { return r.tree_kept ? 1 : 0; }
+uint64_t TreeRebuilt(const lightning::RepairReport& r) { return r.tree_rebuilt ? 1 : 0; }
+uint64_t EntriesSalvaged(const lightning::RepairReport& r) { return r.entries_salvaged; }
+uint64_t EntriesLost(const lightning::RepairReport& r) { return r.entries_lost; }
+uint64_t WalRecordsKept(const lightning::RepairReport& r) { return r.wal_records_kept; }
+uint64_t WalRecordsDropped(const lightning::RepairReport& r) { return r.wal_records_dropped; }
+uint64_t FilesMovedToLost(const lightning::RepairReport& r) { return r.files_moved_to_lost; }
+
+// The report's scalar fields by name, in declaration order (flags as 0/1).
+struct RepairField {
+  const char* name;
+  uint64_t (*get)(const lightning::RepairReport&);
+};
+
+constexpr RepairField kRepairFields[] = {
+    {"manifest_rebuilt", ManifestRebuilt},
+    {"tables_kept", TablesKept},
+    {"tables_salvaged", TablesSalvaged},
+    {"tables_dropped", TablesDropped},
+    {"tree_kept", TreeKept},
+    {"tree_rebuilt", TreeRebuilt},
+    {"entries_salvaged", EntriesSalvaged},
+    {"entries_lost", EntriesLost},
+    {"wal_records_kept", WalRecordsKept},
+    {"wal_records_dropped", WalRecordsDropped},
+    {"files_moved_to_lost", FilesMovedToLost},
+};
+constexpr size_t kRepairFieldCount = sizeof(kRepairFields) / sizeof(kRepairFields[0]);
+
+}  // namespace
+
+extern "C" lightning_repair_report_t* lightning_repair_report_create(void) {
+  return NewOrNull<lightning_repair_report_t>();
+}
+
+extern "C" void lightning_repair_report_destroy(lightning_repair_report_t* report) { delete report; }
+
+extern "C" int lightning_repair_report_get(const lightning_repair_report_t* report, const char* name,
+                                           uint64_t* value) {
+  if (report == nullptr || name == nullptr || value == nullptr) return LIGHTNING_INVALID_ARGUMENT;
+  for (const RepairField& f : kRepairFields) {
+    if (std::strcmp(f.name, name) == 0) {
+      *value = f.get(report->report);
+      return LIGHTNING_OK;
+    }
+  }
+  return LIGHTNING_NOT_FOUND;
+}
+
+extern "C" int lightning_repair_report_count(const lightning_repair_report_t* report, size_t* count) {
+  if (report == nullptr || count == nullptr) return LIGHTNING_INVALID_ARGUMENT;
+  *count = kRepairFieldCount;
+  return LIGHTNING_OK;
+}
+
+extern "C" int lightning_repair_report_entry(const lightning_repair_report_t* report, size_t index,
+                                             const char** name, uint64_t* value) {
+  if (report == nullptr || name == nullptr || value == nullptr || index >= kRepairFieldCount) {
+    return LIGHTNING_INVALID_ARGUMENT;
+  }
+  *name = kRepairFields[index].name;
+  *value = kRepairFields[index].get(report->report);
+  return LIGHTNING_OK;
+}
+
+extern "C" int lightning_repair_report_dropped_count(const lightning_repair_report_t* report, size_t* count) {
+  if (report == nullptr || count == nullptr) return LIGHTNING_INVALID_ARGUMENT;
+  *count = report->report.dropped.size();
+  return LIGHTNING_OK;
+}
+
+extern "C" int lightning_repair_report_dropped(const lightning_repair_report_t* report, size_t index,
+                                               const char** line) {
+  if (report == nullptr || line == nullptr || index >= report->report.dropped.size()) {
+    return LIGHTNING_INVALID_ARGUMENT;
+  }
+  *line = report->report.dropped[index].c_str();
+  return LIGHTNING_OK;
+}
+
+extern "C" int lightning_repair_database(const char* path, const lightning_options_t* options,
+                                         lightning_repair_report_t* report, char** errmsg) {
+  if (report != nullptr) report->report = lightning::RepairReport();
+  if (path == nullptr) return InvalidArgument("lightning_repair_database: path is NULL", errmsg);
+  return Guarded(errmsg, [&] {
+    return lightning::RepairDatabase(path, EngineOptionsOf(options), report != nullptr ? &report->report : nullptr);
+  });
+}
+
+// ---------------------------------------------------------------------------
 // Backups
 
 struct lightning_backup_engine_t {

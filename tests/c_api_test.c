@@ -1232,6 +1232,111 @@ static void test_verify(void) {
   lightning_verify_report_destroy(NULL);
 }
 
+static void test_repair(void) {
+  char path[512], missing[512], lost[600];
+  lightning_db_t* db = NULL;
+  lightning_repair_report_t* report = lightning_repair_report_create();
+  uint64_t value = 0, dropped_tables = 0, salvaged_tables = 0;
+  size_t count = 0, i;
+  const char* name = NULL;
+  const char* line = NULL;
+  char* err = NULL;
+  struct stat st;
+
+  CHECK(report != NULL);
+  fresh_path(path, sizeof(path), "repair");
+  CHECK_OK(lightning_db_open(path, NULL, &db, NULL));
+  put_ten(db);
+  CHECK_OK(lightning_db_flush(db, NULL));
+  /* Open: refused. */
+  CHECK_CODE(lightning_repair_database(path, NULL, report, &err), LIGHTNING_BUSY);
+  CHECK(err != NULL);
+  lightning_free(err);
+  lightning_db_destroy(db);
+
+  /* Intact: nothing changes, the table is kept. */
+  CHECK_OK(lightning_repair_database(path, NULL, report, &err));
+  CHECK(err == NULL);
+  CHECK_OK(lightning_repair_report_get(report, "tables_kept", &value));
+  CHECK(value == 1);
+  CHECK_OK(lightning_repair_report_get(report, "manifest_rebuilt", &value));
+  CHECK(value == 0);
+  CHECK_OK(lightning_repair_report_dropped_count(report, &count));
+  CHECK(count == 0);
+
+  /* A damaged table: verification fails, repair drops or salvages it, moves
+   * the original into lost/, says what it dropped; then the database
+   * verifies and opens, and returns no damaged data. */
+  CHECK(flip_byte_in(path, ".sst"));
+  CHECK_CODE(lightning_verify_database(path, NULL, NULL, NULL), LIGHTNING_CORRUPTION);
+  CHECK_OK(lightning_repair_database(path, NULL, report, NULL));
+  CHECK_OK(lightning_repair_report_get(report, "tables_dropped", &dropped_tables));
+  CHECK_OK(lightning_repair_report_get(report, "tables_salvaged", &salvaged_tables));
+  CHECK(dropped_tables + salvaged_tables == 1);
+  CHECK_OK(lightning_repair_report_get(report, "files_moved_to_lost", &value));
+  CHECK(value >= 1);
+  snprintf(lost, sizeof(lost), "%s/lost", path);
+  CHECK(stat(lost, &st) == 0 && S_ISDIR(st.st_mode));
+  CHECK_OK(lightning_repair_report_dropped_count(report, &count));
+  CHECK(count >= 1);
+  for (i = 0; i < count; i++) {
+    CHECK_OK(lightning_repair_report_dropped(report, i, &line));
+    CHECK(line != NULL && line[0] != '\0');
+  }
+  CHECK_CODE(lightning_repair_report_dropped(report, count, &line), LIGHTNING_INVALID_ARGUMENT);
+  CHECK_OK(lightning_repair_report_count(report, &count));
+  CHECK(count == 11);
+  for (i = 0; i < count; i++) {
+    uint64_t by_name = 0;
+    CHECK_OK(lightning_repair_report_entry(report, i, &name, &value));
+    CHECK_OK(lightning_repair_report_get(report, name, &by_name));
+    CHECK(by_name == value);
+  }
+  CHECK_OK(lightning_verify_database(path, NULL, NULL, NULL));
+  CHECK_OK(lightning_db_open(path, NULL, &db, NULL));
+  {
+    /* Every key is either gone or has its own value. */
+    char key[4], expected[4];
+    for (i = 0; i < 10; i++) {
+      char* v = NULL;
+      size_t len = 0;
+      int rc;
+      snprintf(key, sizeof(key), "k%d", (int)i);
+      snprintf(expected, sizeof(expected), "v%d", (int)i);
+      rc = lightning_db_get_ex(db, NULL, key, 2, &v, &len, NULL);
+      CHECK(rc == LIGHTNING_NOT_FOUND || (rc == LIGHTNING_OK && bytes_eq(v, len, expected)));
+      lightning_free(v);
+    }
+  }
+  lightning_db_destroy(db);
+
+  /* Argument and path errors; the report is reset by each call. */
+  fresh_path(missing, sizeof(missing), "repair_missing");
+  CHECK(mkdir(missing, 0755) == 0);
+  CHECK_CODE(lightning_repair_database(missing, NULL, report, NULL), LIGHTNING_NOT_FOUND);
+  CHECK_OK(lightning_repair_report_dropped_count(report, &count));
+  CHECK(count == 0);
+  CHECK_CODE(lightning_repair_database(NULL, NULL, report, &err), LIGHTNING_INVALID_ARGUMENT);
+  CHECK(err != NULL);
+  lightning_free(err);
+  CHECK_OK(lightning_repair_database(path, NULL, NULL, NULL)); /* no report wanted */
+  CHECK_CODE(lightning_repair_report_get(report, "no_such_field", &value), LIGHTNING_NOT_FOUND);
+  CHECK_CODE(lightning_repair_report_get(NULL, "tables_kept", &value), LIGHTNING_INVALID_ARGUMENT);
+  CHECK_CODE(lightning_repair_report_get(report, NULL, &value), LIGHTNING_INVALID_ARGUMENT);
+  CHECK_CODE(lightning_repair_report_get(report, "tables_kept", NULL), LIGHTNING_INVALID_ARGUMENT);
+  CHECK_CODE(lightning_repair_report_count(NULL, &count), LIGHTNING_INVALID_ARGUMENT);
+  CHECK_CODE(lightning_repair_report_count(report, NULL), LIGHTNING_INVALID_ARGUMENT);
+  CHECK_CODE(lightning_repair_report_entry(report, 11, &name, &value), LIGHTNING_INVALID_ARGUMENT);
+  CHECK_CODE(lightning_repair_report_entry(NULL, 0, &name, &value), LIGHTNING_INVALID_ARGUMENT);
+  CHECK_CODE(lightning_repair_report_entry(report, 0, NULL, &value), LIGHTNING_INVALID_ARGUMENT);
+  CHECK_CODE(lightning_repair_report_dropped_count(NULL, &count), LIGHTNING_INVALID_ARGUMENT);
+  CHECK_CODE(lightning_repair_report_dropped_count(report, NULL), LIGHTNING_INVALID_ARGUMENT);
+  CHECK_CODE(lightning_repair_report_dropped(NULL, 0, &line), LIGHTNING_INVALID_ARGUMENT);
+  CHECK_CODE(lightning_repair_report_dropped(report, 0, NULL), LIGHTNING_INVALID_ARGUMENT);
+  lightning_repair_report_destroy(report);
+  lightning_repair_report_destroy(NULL);
+}
+
 static void test_backups(void) {
   char path[512], root[512], target[512], file[768];
   lightning_db_t* db = NULL;
@@ -2261,6 +2366,7 @@ static const struct test_case kCases[] = {
     {"StatsAndMaintenance", test_stats_and_maintenance},
     {"Checkpoint", test_checkpoint},
     {"Verify", test_verify},
+    {"Repair", test_repair},
     {"Backups", test_backups},
     {"Subscriptions", test_subscriptions},
     {"SubscriptionLostEvents", test_subscription_lost_events},

@@ -60,12 +60,13 @@
  * Backup engines and subscriptions: likewise any thread, concurrently;
  * only their *_destroy must not race with other calls on the handle.
  * Options (all kinds), write batches, iterators, scans, transactions, stats,
- * verify reports and backup lists: one thread at a time per handle; distinct
- * handles may be used concurrently. A transaction and the iterators/scans
- * made from it count as one handle for this rule. Snapshots and comparators
- * may be shared by any number of threads. Subscription callbacks run on
- * their own threads (see lightning_change_fn for what they may call). No call remembers which thread called it, so a
- * caller may move between threads between calls (as Go goroutines do).
+ * verify and repair reports and backup lists: one thread at a time per
+ * handle; distinct handles may be used concurrently. A transaction and the
+ * iterators/scans made from it count as one handle for this rule. Snapshots
+ * and comparators may be shared by any number of threads. Subscription
+ * callbacks run on their own threads (see lightning_change_fn for what they
+ * may call). No call remembers which thread called it, so a caller may move
+ * between threads between calls (as Go goroutines do).
  */
 #ifndef LIGHTNING_LIGHTNING_DB_H_
 #define LIGHTNING_LIGHTNING_DB_H_
@@ -144,6 +145,7 @@ typedef struct lightning_transaction_t lightning_transaction_t;
 typedef struct lightning_comparator_t lightning_comparator_t;
 typedef struct lightning_stats_t lightning_stats_t;
 typedef struct lightning_verify_report_t lightning_verify_report_t;
+typedef struct lightning_repair_report_t lightning_repair_report_t;
 typedef struct lightning_backup_engine_t lightning_backup_engine_t;
 typedef struct lightning_backup_list_t lightning_backup_list_t;
 typedef struct lightning_subscribeoptions_t lightning_subscribeoptions_t;
@@ -516,7 +518,7 @@ LIGHTNING_C_API int lightning_stats_entry(const lightning_stats_t* stats, size_t
                                           uint64_t* value);
 
 /* ======================================================================
- * Checkpoints and verification (include/lightning/db.h, maintenance.h)
+ * Checkpoints, verification and repair (include/lightning/db.h, maintenance.h)
  * ====================================================================== */
 
 /* Writes a consistent, openable copy of the open database into directory
@@ -562,6 +564,48 @@ LIGHTNING_C_API int lightning_db_verify(lightning_db_t* db, lightning_verify_rep
  * Any thread; distinct directories may be verified concurrently. */
 LIGHTNING_C_API int lightning_verify_database(const char* path, const lightning_options_t* options,
                                               lightning_verify_report_t* report, char** errmsg);
+
+/* What a repair found and did (lightning::RepairReport). Caller-owned; one
+ * thread at a time per handle. NULL if memory runs out. */
+LIGHTNING_C_API lightning_repair_report_t* lightning_repair_report_create(void);
+LIGHTNING_C_API void lightning_repair_report_destroy(lightning_repair_report_t* report);
+/* The value of the named field: "manifest_rebuilt" (1: the MANIFEST was
+ * missing or damaged and was rebuilt from the files found), "tables_kept",
+ * "tables_salvaged" (damaged; their intact blocks rewritten into new
+ * tables), "tables_dropped" (missing or nothing readable), "tree_kept" (1:
+ * the tree commit verified), "tree_rebuilt" (1: its readable leaves were
+ * written into a fresh tree), "entries_salvaged", "entries_lost" (known
+ * losses only), "wal_records_kept", "wal_records_dropped",
+ * "files_moved_to_lost" (damaged originals moved, never deleted, into
+ * <path>/lost/). Flags read 0 or 1. NOT_FOUND for an unknown name. */
+LIGHTNING_C_API int lightning_repair_report_get(const lightning_repair_report_t* report, const char* name,
+                                                uint64_t* value);
+/* Enumeration, as lightning_stats_count/_entry: name borrowed (static). */
+LIGHTNING_C_API int lightning_repair_report_count(const lightning_repair_report_t* report, size_t* count);
+LIGHTNING_C_API int lightning_repair_report_entry(const lightning_repair_report_t* report, size_t index,
+                                                  const char** name, uint64_t* value);
+/* The damaged regions dropped, one NUL-terminated line each (which file,
+ * which block, page or offset, why): their number, and the index-th
+ * (borrowed: valid until the report is destroyed or filled again).
+ * INVALID_ARGUMENT past the end. */
+LIGHTNING_C_API int lightning_repair_report_dropped_count(const lightning_repair_report_t* report, size_t* count);
+LIGHTNING_C_API int lightning_repair_report_dropped(const lightning_repair_report_t* report, size_t index,
+                                                    const char** line);
+
+/* Salvages the database in directory path after damage, offline, so that it
+ * opens and verifies afterwards: intact tables, tree commit and log records
+ * are kept; from damaged ones whatever passes its checksums is rewritten
+ * (keys in a damaged region are lost, and an older surviving version of
+ * such a key becomes visible again); a missing or damaged MANIFEST is
+ * rebuilt. Damaged originals are moved into path/lost/. Nothing damaged is
+ * ever returned as data; repairing an intact database changes nothing.
+ * BUSY if the database is open; NOT_FOUND if path holds no database files;
+ * INVALID_ARGUMENT if it is not a directory or the comparator differs from
+ * options' (NULL: the defaults; in-memory options name the file system);
+ * NOT_SUPPORTED for an unknown format. report (may be NULL) is reset, then
+ * filled. Any thread; distinct directories may be repaired concurrently. */
+LIGHTNING_C_API int lightning_repair_database(const char* path, const lightning_options_t* options,
+                                              lightning_repair_report_t* report, char** errmsg);
 
 /* ======================================================================
  * Backups (include/lightning/backup.h)
