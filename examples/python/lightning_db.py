@@ -30,7 +30,7 @@ __all__ = [
     "Database", "Transaction", "WriteBatch", "LightningError", "NotFoundError", "CorruptionError",
     "NotSupportedError", "InvalidArgumentError", "LightningIOError", "BusyError", "ConflictError", "ClosedError",
     "AbortedError", "version", "load_library", "BackupEngine", "BackupInfo", "ChangeEvent", "Subscription",
-    "verify_database",
+    "verify_database", "repair_database",
 ]
 
 OK, NOT_FOUND, CORRUPTION, NOT_SUPPORTED, INVALID_ARGUMENT, IO_ERROR, BUSY, CONFLICT, CLOSED, ABORTED = range(10)
@@ -175,6 +175,14 @@ _SIGNATURES = {
                                                      ctypes.POINTER(ctypes.c_uint64)]),
     "lightning_db_verify": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, _errmsg_t]),
     "lightning_verify_database": (ctypes.c_int, [ctypes.c_char_p, ctypes.c_void_p, ctypes.c_void_p, _errmsg_t]),
+    "lightning_repair_report_create": (ctypes.c_void_p, []),
+    "lightning_repair_report_destroy": (None, [ctypes.c_void_p]),
+    "lightning_repair_report_count": (ctypes.c_int, [ctypes.c_void_p, _size_p]),
+    "lightning_repair_report_entry": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_size_t, _c_char_pp,
+                                                     ctypes.POINTER(ctypes.c_uint64)]),
+    "lightning_repair_report_dropped_count": (ctypes.c_int, [ctypes.c_void_p, _size_p]),
+    "lightning_repair_report_dropped": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_size_t, _c_char_pp]),
+    "lightning_repair_database": (ctypes.c_int, [ctypes.c_char_p, ctypes.c_void_p, ctypes.c_void_p, _errmsg_t]),
     "lightning_backup_engine_open": (ctypes.c_int, [ctypes.c_char_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p),
                                                     _errmsg_t]),
     "lightning_backup_engine_close": (ctypes.c_int, [ctypes.c_void_p, _errmsg_t]),
@@ -619,6 +627,34 @@ def verify_database(path, library=None):
     returns the counts as a dict."""
     lib = load_library(library)
     return _verify(lambda report: _call(lib.lightning_verify_database, os.fsencode(path), None, report))
+
+
+def repair_database(path, library=None):
+    """Salvages a damaged database that is not open (BusyError if it is), with the default comparator, so that
+    it opens and verifies afterwards. Returns the report as a dict (name -> int; flags 0/1) whose "dropped" entry
+    lists one line per damaged region dropped."""
+    lib = load_library(library)
+    report = lib.lightning_repair_report_create()
+    if not report:
+        raise MemoryError("lightning_repair_report_create")
+    try:
+        _call(lib.lightning_repair_database, os.fsencode(path), None, report)
+        count = ctypes.c_size_t()
+        lib.lightning_repair_report_count(report, ctypes.byref(count))
+        result = {}
+        name, value = ctypes.c_char_p(), ctypes.c_uint64()
+        for i in range(count.value):
+            lib.lightning_repair_report_entry(report, i, ctypes.byref(name), ctypes.byref(value))
+            result[name.value.decode()] = value.value
+        lib.lightning_repair_report_dropped_count(report, ctypes.byref(count))
+        line = ctypes.c_char_p()
+        result["dropped"] = []
+        for i in range(count.value):
+            lib.lightning_repair_report_dropped(report, i, ctypes.byref(line))
+            result["dropped"].append(line.value.decode(errors="replace"))
+        return result
+    finally:
+        lib.lightning_repair_report_destroy(report)
 
 
 def _change_event(event):

@@ -246,6 +246,17 @@ class LightningDbTest(unittest.TestCase):
         self.assertEqual(lightning_db.verify_database(copy)["table_entries"], 20)
         with lightning_db.Database(copy, create_if_missing=False) as db2:
             self.assertEqual(db2.get(b"k07"), b"v7")
+        with self.assertRaises(lightning_db.BusyError):
+            lightning_db.repair_database(self.path)
+        report = lightning_db.repair_database(copy)  # intact: kept as it is
+        self.assertEqual(report["tables_kept"], 1)
+        self.assertEqual(report["manifest_rebuilt"], 0)
+        self.assertEqual(report["dropped"], [])
+        os.remove(os.path.join(copy, "MANIFEST"))
+        report = lightning_db.repair_database(copy)
+        self.assertEqual(report["manifest_rebuilt"], 1)
+        with lightning_db.Database(copy, create_if_missing=False) as db2:
+            self.assertEqual(db2.get(b"k07"), b"v7")
 
     def test_backups(self):
         root = os.path.join(self.dir, "backups")
