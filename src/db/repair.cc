@@ -5,7 +5,10 @@
 // Verifier as VerifyDatabase; what fails is salvaged at the granularity its
 // checksums allow (SSTable data blocks, tree leaves, log records), written
 // into new files with the original internal keys, and the damaged original
-// is moved into lost/.
+// is copied into lost/. Crash safety (ARCHITECTURE, "Repair"): originals are
+// copied to lost/ durably before anything replaces them; new files are built
+// under temporary names (or new numbers) and switched in by rename; the new
+// MANIFEST is the commit point, and originals are removed only after it.
 #include <algorithm>
 #include <map>
 #include <memory>
@@ -101,6 +104,20 @@ class DistinctIterator final : public InternalIterator {
   std::unique_ptr<InternalIterator> input_;
 };
 
+// A tree being rebuilt; renamed over TREE once complete.
+std::string TreeRepairName(const std::string& dbname) { return dbname + "/TREE.repair"; }
+// Present from just before a rebuilt tree replaces TREE until the MANIFEST
+// naming it is durable: while it is, TREE is the rebuilt tree.
+std::string TreeInstalledMarkerName(const std::string& dbname) { return dbname + "/TREE.repair-installed"; }
+// A log being rewritten, renamed over the original once complete.
+constexpr char kRepairSuffix[] = ".repair";
+// A copy into lost/ under way; renamed to its final name once synced.
+constexpr char kPartialCopySuffix[] = ".tmp";
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
 class Repairer {
  public:
   Repairer(Env* env, std::string dbname, const Options& options, RepairReport* report)
@@ -128,7 +145,17 @@ class Repairer {
 
  private:
   Status find_files();
+  // Removes what an interrupted repair left behind (temporary files, partial
+  // copies in lost/) and finds out whether it had already installed a
+  // rebuilt tree (tree_installed_).
+  Status clean_up_interrupted_repair();
   Status move_to_lost(const std::string& fname);
+  // Copies fname into lost/ durably (file and directory synced) and leaves
+  // the original in place; *copy (if set) gets the copy's name.
+  Status copy_to_lost(const std::string& fname, std::string* copy = nullptr);
+  // Switches the rebuilt tree in, writes the MANIFEST, then removes what it
+  // replaced.
+  Status commit();
   void drop(const std::string& what) { report_->dropped.push_back(what); }
   uint64_t new_file_number() { return next_file_number_++; }
 
@@ -138,7 +165,7 @@ class Repairer {
   Status salvage_tree(const btree::TreeMeta& damaged_meta);
   Status salvage_subtree(btree::PageRef ref, uint32_t height, std::vector<Entry>* batch, size_t* batch_bytes,
                          std::string* last_key, uint64_t* salvaged);
-  Status open_output_tree(uint64_t epoch, uint32_t page_size);
+  Status open_output_tree(const std::string& fname, uint64_t epoch, uint32_t page_size);
   Status merge_into_output_tree(InternalIterator* input);
   Status flush_tree_batch(std::vector<Entry>* batch, size_t* batch_bytes);
 
@@ -166,8 +193,14 @@ class Repairer {
   bool changed_ = false;
   ManifestState state_;  // the MANIFEST read, or the one being rebuilt
   std::vector<uint64_t> found_tables_, found_logs_;
-  // Intact tables whose entries were copied into new tables or the tree.
+  // Tables whose entries were copied into new tables or the tree (damaged
+  // ones also into lost/): removed once the new MANIFEST is durable.
   std::vector<uint64_t> obsolete_tables_;
+  // The tree is rebuilt in TreeRepairName(), which replaces TREE at commit.
+  bool tree_replaced_ = false;
+  // An interrupted repair had already switched its rebuilt tree in: TREE's
+  // newest commit is the one to keep, whatever an older MANIFEST names.
+  bool tree_installed_ = false;
   uint64_t next_file_number_ = 1;
   SequenceNumber max_sequence_ = 0;
 
@@ -194,6 +227,85 @@ Status Repairer::find_files() {
   std::sort(found_tables_.begin(), found_tables_.end());
   std::sort(found_logs_.begin(), found_logs_.end());
   next_file_number_ = max_number + 1;
+  return Status::OK();
+}
+
+Status Repairer::clean_up_interrupted_repair() {
+  bool removed = false;
+  const std::string marker = TreeInstalledMarkerName(dbname_);
+  const std::string rebuilt = TreeRepairName(dbname_);
+  if (env_->file_exists(marker)) {
+    if (env_->file_exists(rebuilt)) {
+      // Stopped before the rename: TREE is still the original. The marker
+      // goes first (durably): alone, it would say TREE is the rebuilt tree.
+      Status s = env_->remove_file(marker);
+      if (s.ok()) s = env_->sync_dir(dbname_);
+      if (s.ok()) s = env_->remove_file(rebuilt);
+      if (!s.ok()) return s;
+      removed = true;
+    } else {
+      tree_installed_ = true;  // the marker goes once the new MANIFEST is durable
+    }
+  }
+  std::vector<std::string> children;
+  Status s = env_->get_children(dbname_, &children);
+  if (!s.ok()) return s;
+  for (const auto& name : children) {
+    // A tree or log rewrite that never got renamed into place.
+    if (!EndsWith(name, kRepairSuffix)) continue;
+    s = env_->remove_file(dbname_ + "/" + name);
+    if (!s.ok()) return s;
+    removed = true;
+  }
+  if (removed) {
+    s = env_->sync_dir(dbname_);
+    if (!s.ok()) return s;
+  }
+  const std::string lost = LostDirName(dbname_);
+  bool is_dir = false;
+  if (!env_->is_directory(lost, &is_dir).ok() || !is_dir) return Status::OK();
+  children.clear();
+  s = env_->get_children(lost, &children);
+  if (!s.ok()) return s;
+  for (const auto& name : children) {
+    if (!EndsWith(name, kPartialCopySuffix)) continue;
+    s = env_->remove_file(lost + "/" + name);
+    if (!s.ok()) return s;
+  }
+  return Status::OK();
+}
+
+Status Repairer::copy_to_lost(const std::string& fname, std::string* copy) {
+  const std::string dir = LostDirName(dbname_);
+  Status s = env_->create_dir_if_missing(dir);
+  if (s.ok()) s = env_->sync_dir(dbname_);
+  if (!s.ok()) return s;
+  const std::string base = fname.substr(fname.rfind('/') + 1);
+  const std::string target = dir + "/" + base + "." + std::to_string(env_->now_micros()) + ".repair";
+  const std::string partial = target + kPartialCopySuffix;
+  std::unique_ptr<SequentialFile> in;
+  s = env_->new_sequential_file(fname, &in);
+  if (!s.ok()) return s;
+  std::unique_ptr<WritableFile> out;
+  s = env_->new_writable_file(partial, &out);
+  if (!s.ok()) return s;
+  std::string buf(1 << 20, '\0');
+  for (;;) {
+    Slice chunk;
+    s = in->read(buf.size(), &chunk, &buf[0]);
+    if (!s.ok() || chunk.empty()) break;
+    s = out->append(chunk);
+    if (!s.ok()) break;
+  }
+  if (s.ok()) s = out->sync();
+  if (s.ok()) s = out->close();
+  out.reset();
+  if (s.ok()) s = env_->rename_file(partial, target);
+  if (s.ok()) s = env_->sync_dir(dir);
+  if (!s.ok()) return s;
+  report_->files_moved_to_lost++;
+  changed_ = true;
+  if (copy != nullptr) *copy = target;
   return Status::OK();
 }
 
@@ -238,10 +350,10 @@ Status Repairer::read_tree_epoch_from_meta_pages(uint64_t* epoch) {
   return Status::OK();
 }
 
-Status Repairer::open_output_tree(uint64_t epoch, uint32_t page_size) {
+Status Repairer::open_output_tree(const std::string& fname, uint64_t epoch, uint32_t page_size) {
   btree::PagerOptions po;
   po.env = env_;
-  po.fname = TreeFileName(dbname_);
+  po.fname = fname;
   po.page_size = page_size;
   po.compression = options_.compression;
   po.cache = tree_cache_.get();
@@ -288,7 +400,12 @@ Status Repairer::check_or_salvage_tree() {
     return Status::OK();
   }
   uint64_t epoch = state_.tree_epoch;
-  if (!manifest_ok_) {
+  if (tree_installed_) {
+    // An interrupted repair switched its rebuilt tree in; a MANIFEST older
+    // than that names a commit of the original, which is in lost/.
+    changed_ = true;
+  }
+  if (!manifest_ok_ || tree_installed_) {
     Status s = read_tree_epoch_from_meta_pages(&epoch);
     if (!s.ok()) return s;
     if (epoch == 0) {
@@ -305,7 +422,7 @@ Status Repairer::check_or_salvage_tree() {
   Status s =
       verifier.check_tree(meta, /*from_meta_page=*/true, [&](const std::shared_ptr<const btree::TreeVersion>& v) {
         meta = v->meta();
-        if (manifest_ok_) return Status::OK();
+        if (manifest_ok_ && !tree_installed_) return Status::OK();
         // The MANIFEST's last sequence is gone: the tree's entries count too.
         auto it = btree::NewTreeIterator(v);
         for (it->seek_to_first(); it->valid(); it->next()) {
@@ -326,19 +443,13 @@ Status Repairer::check_or_salvage_tree() {
 Status Repairer::salvage_tree(const btree::TreeMeta& damaged_meta) {
   const std::string fname = TreeFileName(dbname_);
   drop(fname + ": tree commit " + std::to_string(damaged_meta.epoch) + " is damaged; salvaging its readable leaves");
-  // The damaged file moves aside first; the fresh tree takes its name and
-  // is filled from the copy in lost/.
-  const std::string dir = LostDirName(dbname_);
-  Status s = env_->create_dir_if_missing(dir);
+  // The damaged file is copied aside first and read from that copy; the
+  // fresh tree is built under a temporary name and replaces TREE at commit.
+  std::string lost_name;
+  Status s = copy_to_lost(fname, &lost_name);
   if (!s.ok()) return s;
-  const std::string lost_name = dir + "/TREE." + std::to_string(env_->now_micros()) + ".repair";
-  s = env_->rename_file(fname, lost_name);
-  if (s.ok()) s = env_->sync_dir(dir);
-  if (s.ok()) s = env_->sync_dir(dbname_);
-  if (!s.ok()) return s;
-  report_->files_moved_to_lost++;
   report_->tree_rebuilt = true;
-  changed_ = true;
+  tree_replaced_ = true;
   tree_epoch_ = 0;
 
   btree::PagerOptions po;
@@ -356,7 +467,7 @@ Status Repairer::salvage_tree(const btree::TreeMeta& damaged_meta) {
   if (!s.ok()) return s;
   const btree::TreeMeta meta = old_tree_pager_->committed();
   old_tree_version_ = std::make_shared<btree::TreeVersion>(old_tree_pager_.get(), &icmp_, meta, nullptr);
-  s = open_output_tree(0, old_tree_pager_->page_size());
+  s = open_output_tree(TreeRepairName(dbname_), 0, old_tree_pager_->page_size());
   if (!s.ok()) return s;
   std::vector<Entry> batch;
   size_t batch_bytes = 0;
@@ -563,8 +674,9 @@ Status Repairer::repair_listed_tables() {
     } else {
       report_->tables_salvaged++;
     }
-    s = move_to_lost(fname);
+    s = copy_to_lost(fname);
     if (!s.ok()) return s;
+    obsolete_tables_.push_back(t.meta.number);
     if (t.level == 0) {
       level0_damaged = true;
       salvaged_l0.insert(salvaged_l0.end(), std::make_move_iterator(entries.begin()),
@@ -647,13 +759,18 @@ Status Repairer::merge_found_tables_into_tree() {
       report_->tables_salvaged++;
       children.push_back(std::make_unique<EntryIterator>(&icmp_, std::move(entries)));
     }
-    s = move_to_lost(fname);
+    s = copy_to_lost(fname);
     if (!s.ok()) return s;
+    obsolete_tables_.push_back(number);
   }
   if (!children.empty()) {
     if (out_tree_ == nullptr) {
       const uint32_t page_size = old_tree_pager_ != nullptr ? old_tree_pager_->page_size() : options_.page_size;
-      Status s = open_output_tree(tree_epoch_, page_size);
+      // A tree being rebuilt takes the tables; an intact one takes them in
+      // place, by copy-on-write commits of its own (a crash leaves its
+      // previous commit, and the tables, intact).
+      Status s = tree_replaced_ ? open_output_tree(TreeRepairName(dbname_), tree_epoch_, page_size)
+                                : open_output_tree(TreeFileName(dbname_), tree_epoch_, page_size);
       if (!s.ok()) return s;
     }
     DistinctIterator input(&icmp_, NewMergingIterator(&icmp_, std::move(children)));
@@ -713,13 +830,19 @@ Status Repairer::repair_logs() {
     report_->wal_records_kept += records.size();
     reader.reset();
     if (!needs_rewrite) continue;  // a torn tail is left for open, which truncates it
-    s = move_to_lost(fname);
+    // The original is copied aside, the rewrite built under a temporary
+    // name and renamed over it: at every instant the log's name holds one
+    // of the two whole.
+    s = copy_to_lost(fname);
     if (!s.ok()) return s;
+    const std::string rewrite = fname + kRepairSuffix;
     std::unique_ptr<wal::WalWriter> writer;
-    s = wal::WalWriter::create(env_, fname, number, &writer);
+    s = wal::WalWriter::create(env_, rewrite, number, &writer);
     for (size_t i = 0; s.ok() && i < records.size(); i++) s = writer->add_record(records[i].first, records[i].second);
     if (s.ok()) s = writer->sync();
     if (s.ok()) s = writer->close();
+    writer.reset();
+    if (s.ok()) s = env_->rename_file(rewrite, fname);
     if (s.ok()) s = env_->sync_dir(dbname_);
     if (!s.ok()) return s;
   }
@@ -728,8 +851,52 @@ Status Repairer::repair_logs() {
 
 // ---------------------------------------------------------------- driver
 
+Status Repairer::commit() {
+  const std::string tree = TreeFileName(dbname_);
+  const std::string marker = TreeInstalledMarkerName(dbname_);
+  Status s;
+  if (tree_replaced_) {
+    // The original is in lost/ already. The marker tells a repair run after
+    // a crash from here on that TREE may be the rebuilt tree, which an older
+    // MANIFEST does not name.
+    s = WriteStringToFile(env_, Slice(), marker, /*sync=*/true);
+    if (s.ok()) s = env_->sync_dir(dbname_);
+    if (!s.ok()) return s;
+    const std::string rebuilt = TreeRepairName(dbname_);
+    if (env_->file_exists(rebuilt)) {
+      s = env_->rename_file(rebuilt, tree);
+    } else if (env_->file_exists(tree)) {
+      s = env_->remove_file(tree);  // nothing of it was readable: the new MANIFEST names the empty tree
+    }
+    if (s.ok()) s = env_->sync_dir(dbname_);
+    if (!s.ok()) return s;
+  }
+  state_.tree_epoch = tree_epoch_;
+  state_.next_file_number = std::max(state_.next_file_number, next_file_number_);
+  state_.last_sequence = max_sequence_;
+  if (!manifest_ok_) state_.log_number = 0;  // every log found was checked (and rewritten) above
+  s = WriteManifest(env_, dbname_, state_);  // the commit point
+  if (!s.ok()) return s;
+  bool removed = false;
+  for (uint64_t number : obsolete_tables_) {
+    const std::string fname = TableFileName(dbname_, number);
+    if (!env_->file_exists(fname)) continue;
+    s = env_->remove_file(fname);
+    if (!s.ok()) return s;
+    removed = true;
+  }
+  if (env_->file_exists(marker)) {
+    s = env_->remove_file(marker);
+    if (!s.ok()) return s;
+    removed = true;
+  }
+  return removed ? env_->sync_dir(dbname_) : Status::OK();
+}
+
 Status Repairer::run() {
-  Status s = find_files();
+  Status s = clean_up_interrupted_repair();
+  if (!s.ok()) return s;
+  s = find_files();
   if (!s.ok()) return s;
   const std::string manifest = ManifestFileName(dbname_);
   s = ReadManifest(env_, dbname_, &state_);
@@ -772,18 +939,7 @@ Status Repairer::run() {
   s = repair_logs();
   if (!s.ok()) return s;
   if (!changed_) return Status::OK();
-
-  state_.tree_epoch = tree_epoch_;
-  state_.next_file_number = std::max(state_.next_file_number, next_file_number_);
-  state_.last_sequence = max_sequence_;
-  if (!manifest_ok_) state_.log_number = 0;  // every log found was checked (and rewritten) above
-  s = WriteManifest(env_, dbname_, state_);
-  if (!s.ok()) return s;
-  for (uint64_t number : obsolete_tables_) {
-    s = env_->remove_file(TableFileName(dbname_, number));
-    if (!s.ok()) return s;
-  }
-  return obsolete_tables_.empty() ? Status::OK() : env_->sync_dir(dbname_);
+  return commit();
 }
 
 }  // namespace
