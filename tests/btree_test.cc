@@ -780,6 +780,36 @@ TEST_F(BTreeTest, CommittedPagesSkipTheChecksumUntilReopenedThenDamageIsCaught) 
   EXPECT_LT(n, entries.size());
 }
 
+// value_pinned(): with mmap reads of raw pages, values (inline and blobs)
+// stay readable and unchanged after the iterator moves on, for as long as
+// it lives; without a mapping they are not pinned.
+TEST_F(BTreeTest, ValuesInMappedPagesStayPinnedAfterTheIteratorMoves) {
+  for (const bool posix : {true, false}) {
+    SCOPED_TRACE(posix ? "posix (mmap)" : "memory");
+    reset(posix);
+    ASSERT_TRUE(open(0).ok());
+    std::vector<Entry> entries;
+    for (int i = 0; i < 1500; ++i) {
+      entries.push_back(put(Key(i), i % 100 == 7 ? std::string(9000, static_cast<char>('A' + i % 26))
+                                                 : "value" + std::to_string(i)));
+    }
+    ASSERT_TRUE(merge(entries).ok());
+    std::unique_ptr<InternalIterator> it = btree::NewTreeIterator(version_);
+    std::vector<std::pair<Slice, std::string>> kept;  // (pinned value, expected)
+    auto m = model_.rbegin();
+    for (it->seek_to_last(); it->valid(); it->prev(), ++m) {
+      ASSERT_NE(m, model_.rend());
+      ASSERT_EQ(it->value().ToString(), m->second);
+      EXPECT_EQ(it->value_pinned(), posix);
+      if (it->value_pinned()) kept.emplace_back(it->value(), m->second);
+    }
+    ASSERT_TRUE(it->status().ok());
+    EXPECT_EQ(m, model_.rend());
+    for (const auto& [value, expected] : kept) ASSERT_EQ(value.ToString(), expected);
+    EXPECT_EQ(kept.size(), posix ? model_.size() : 0u);
+  }
+}
+
 // --- Snapshots -------------------------------------------------------------
 
 TEST_F(BTreeTest, SnapshotKeepsEveryVersionAboveItAndWhatEachSnapshotSees) {

@@ -132,6 +132,32 @@ Status TreeVersion::get(const Slice& ikey, const std::function<void(const Slice&
 
 namespace {
 
+// The iterator's current key: inline up to a size that covers common keys,
+// so that an iterator made for one seek allocates nothing for it.
+class KeyBuffer {
+ public:
+  KeyBuffer() = default;
+  KeyBuffer(const KeyBuffer&) = delete;
+  KeyBuffer& operator=(const KeyBuffer&) = delete;
+  char* data() { return data_; }
+  const char* data() const { return data_; }
+  // Makes room for n bytes, keeping the first `keep`.
+  void reserve(size_t n, size_t keep) {
+    if (n <= capacity_) return;
+    std::string grown(std::max(n, 2 * capacity_), '\0');
+    if (keep > 0) std::memcpy(&grown[0], data_, keep);
+    heap_.swap(grown);
+    data_ = &heap_[0];
+    capacity_ = heap_.size();
+  }
+
+ private:
+  char inline_[64];
+  std::string heap_;
+  char* data_ = inline_;
+  size_t capacity_ = sizeof(inline_);
+};
+
 class TreeIterator final : public InternalIterator {
  public:
   explicit TreeIterator(std::shared_ptr<const TreeVersion> v) : v_(std::move(v)), icmp_(v_->comparator()) {
@@ -139,16 +165,16 @@ class TreeIterator final : public InternalIterator {
       map_data_ = map->data();
       map_size_ = map->size();
     }
-    // One allocation each up front rather than regrowing on the first seek.
     path_.reserve(v_->meta().height);
-    key_.resize(64);
-    scratch_.reserve(64);
   }
 
   bool valid() const override { return valid_; }
   Status status() const override { return status_; }
   Slice key() const override { return Slice(key_.data(), key_size_); }
   Slice value() const override { return value_; }
+  // An inline value in a leaf read in place through the mapping, which v_
+  // keeps (see PageHandle::in_mapping()).
+  bool value_pinned() const override { return value_in_mapping_; }
 
   void seek_to_first() override { position(Mode::kFirst, Slice()); }
   void seek_to_last() override { position(Mode::kLast, Slice()); }
@@ -288,16 +314,16 @@ class TreeIterator final : public InternalIterator {
   // The key is rebuilt in key_[0, key_size_): the leaf's prefix is copied
   // there once per leaf, each entry writes only its suffix after it.
   void set_leaf_prefix(const Slice& prefix) {
-    if (key_.size() < prefix.size()) key_.resize(prefix.size());
-    if (!prefix.empty()) std::memcpy(&key_[0], prefix.data(), prefix.size());
+    key_.reserve(prefix.size(), 0);
+    if (!prefix.empty()) std::memcpy(key_.data(), prefix.data(), prefix.size());
     prefix_size_ = prefix.size();
     key_size_ = prefix.size();
   }
 
   void set_suffix(const Slice& suffix) {
     key_size_ = prefix_size_ + suffix.size();
-    if (key_.size() < key_size_) key_.resize(key_size_);
-    if (!suffix.empty()) std::memcpy(&key_[prefix_size_], suffix.data(), suffix.size());
+    key_.reserve(key_size_, prefix_size_);
+    if (!suffix.empty()) std::memcpy(key_.data() + prefix_size_, suffix.data(), suffix.size());
   }
 
   void load() {
@@ -306,6 +332,7 @@ class TreeIterator final : public InternalIterator {
     // The common case, an intact entry with an inline value, in one pass.
     if (leaf.node.inline_leaf_entry(leaf.index, &suffix, &value_)) {
       set_suffix(suffix);
+      value_in_mapping_ = leaf.page.in_mapping();
       valid_ = true;
       return;
     }
@@ -319,12 +346,14 @@ class TreeIterator final : public InternalIterator {
     bool is_blob = false;
     Status s = leaf.node.leaf_entry(leaf.index, &suffix, &value_, &blob, &is_blob);
     if (s.ok()) set_suffix(suffix);
+    value_in_mapping_ = s.ok() && !is_blob && leaf.page.in_mapping();
     if (s.ok() && is_blob) {
       s = v_->pager()->read(v_->mapping(), blob.ref, PageType::kBlob, &blob_);
       if (s.ok() && blob_.payload().size() != blob.size) {
         s = Status::Corruption("tree page " + std::to_string(blob.ref.page), "blob size differs from its reference");
       }
       if (s.ok()) value_ = blob_.payload();
+      value_in_mapping_ = blob_.in_mapping();
     }
     if (!s.ok()) return fail(s);
     valid_ = true;
@@ -335,11 +364,12 @@ class TreeIterator final : public InternalIterator {
   const char* map_data_ = nullptr;  // the version's mapping (prefetch hints only)
   size_t map_size_ = 0;
   std::vector<Level> path_;  // root first
-  std::string key_;          // key() is its first key_size_ bytes
+  KeyBuffer key_;            // key() is its first key_size_ bytes
   size_t key_size_ = 0;
   size_t prefix_size_ = 0;  // of the current leaf, at the start of key_
   std::string scratch_;
   Slice value_;
+  bool value_in_mapping_ = false;  // value_pinned()
   PageHandle blob_;
   Status status_;
   bool valid_ = false;

@@ -70,6 +70,11 @@ class PageHandle {
   PageHandle& operator=(const PageHandle&) = delete;
 
   const Slice& payload() const { return payload_; }
+  // The payload lies in place in the mapping (an uncompressed extent read
+  // through it), not in a cache entry: it stays readable, unchanged, for as
+  // long as the mapping does (a TreeVersion keeps its mapping, and keeps
+  // its pages from being reused), even after the handle is reset.
+  bool in_mapping() const { return handle_ == nullptr && payload_.data() != nullptr; }
   uint32_t page_count() const { return page_count_; }
   void reset();
 
