@@ -20,11 +20,21 @@ size_t CommonPrefix(const Slice& a, const Slice& b) {
 
 Status Bad(const char* what) { return Status::Corruption("tree node", what); }
 
-// Bytewise order of a[0, na) against b[0, nb).
+// Bytewise order of a[0, na) against b[0, nb). Node searches compare short
+// key pieces (a suffix after the node's prefix), where a call to memcmp
+// costs more than the comparison: eight bytes at a time, big-endian.
 inline int CompareBytes(const char* a, size_t na, const char* b, size_t nb) {
   const size_t m = std::min(na, nb);
-  const int r = m == 0 ? 0 : std::memcmp(a, b, m);
-  if (r != 0) return r;
+  size_t i = 0;
+  for (; i + 8 <= m; i += 8) {
+    uint64_t x, y;
+    std::memcpy(&x, a + i, 8);
+    std::memcpy(&y, b + i, 8);
+    if (x != y) return __builtin_bswap64(x) < __builtin_bswap64(y) ? -1 : 1;
+  }
+  for (; i < m; ++i) {
+    if (a[i] != b[i]) return static_cast<unsigned char>(a[i]) < static_cast<unsigned char>(b[i]) ? -1 : 1;
+  }
   return na < nb ? -1 : (na > nb ? 1 : 0);
 }
 
@@ -240,7 +250,7 @@ uint32_t NodeReader::find_child(const Comparator& cmp, const Slice& target, std:
 int NodeReader::prefix_order_bytewise(const Slice& target) const {
   const size_t user_size = target.size() - 8;
   const size_t n = std::min(prefix_.size(), user_size);
-  const int r = n == 0 ? 0 : std::memcmp(prefix_.data(), target.data(), n);
+  const int r = CompareBytes(prefix_.data(), n, target.data(), n);
   if (r != 0) return r;
   // Equal so far: a prefix longer than target's user key makes every key
   // that holds all of it (as its user key's start) greater.
