@@ -20,6 +20,7 @@
 
 #include <atomic>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -33,6 +34,7 @@
 #include "btree/page.h"
 #include "cache/arc_cache.h"
 #include "lightning/env.h"
+#include "util/coding.h"
 #include "util/internal_key_test_util.h"
 #include "util/random.h"
 #include "util/temp_dir.h"
@@ -605,6 +607,207 @@ std::string Key(uint64_t i) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "key%08llu", static_cast<unsigned long long>(i));
   return buf;
+}
+
+// --- Node searches ---------------------------------------------------------
+
+// A node of keys, built and read back.
+struct BuiltNode {
+  std::string payload;
+  NodeReader reader;
+};
+
+void BuildNode(const std::vector<std::string>& sorted_keys, bool leaf, BuiltNode* out) {
+  btree::NodeBuilder b(leaf);
+  for (size_t i = 0; i < sorted_keys.size(); ++i) {
+    if (leaf) {
+      b.add_inline(sorted_keys[i], "v");
+    } else {
+      b.add_child(sorted_keys[i], PageRef{2 + i, 1});
+    }
+  }
+  out->payload = b.finish();
+  ASSERT_TRUE(out->reader.init(out->payload, leaf).ok());
+}
+
+// The in-place bytewise searches land where the comparator-driven ones do,
+// on nodes whose shared prefix stops in the user keys, covers a whole user
+// key and runs into the tags (every version of one key), or is empty, for
+// targets before, between, on and after the keys (shorter and longer user
+// keys, every tag order).
+TEST(NodeSearchTest, BytewiseSearchesAgreeWithTheComparator) {
+  Random rnd(test::RandomSeed());
+  SCOPED_TRACE("seed " + std::to_string(rnd.seed()));
+  const InternalKeyComparator& icmp = *test::Icmp();
+  const std::vector<std::string> alphabets = {"ab", "abc\xff", std::string("a\0", 2)};
+  for (int round = 0; round < 400; ++round) {
+    const std::string& alphabet = alphabets[rnd.uniform(alphabets.size())];
+    auto random_user = [&](size_t max_len) {
+      std::string u = round % 4 == 0 ? "common/prefix/" : "";
+      const size_t n = rnd.uniform(max_len + 1);
+      for (size_t i = 0; i < n; ++i) u.push_back(alphabet[rnd.uniform(alphabet.size())]);
+      return u;
+    };
+    std::set<std::string, std::function<bool(const std::string&, const std::string&)>> keys(
+        [&](const std::string& a, const std::string& b) { return icmp.compare(a, b) < 0; });
+    const bool one_user_key = rnd.one_in(4);
+    const std::string only = random_user(6);
+    const size_t n = 1 + rnd.uniform(40);
+    while (keys.size() < n) {
+      const std::string user = one_user_key ? only : random_user(6);
+      // Sequences near each other share their high tag bytes too.
+      keys.insert(test::IKey(user, one_user_key ? 1000 + rnd.uniform(300) : rnd.uniform(1u << 20),
+                             rnd.one_in(3) ? kTypeDeletion : kTypeValue));
+    }
+    const std::vector<std::string> sorted(keys.begin(), keys.end());
+    for (const bool leaf : {true, false}) {
+      // An internal node never compares its first key; give it a distinct one.
+      std::vector<std::string> node_keys = sorted;
+      if (!leaf) node_keys.insert(node_keys.begin(), std::string());
+      if (!leaf && node_keys.size() < 2) continue;
+      BuiltNode node;
+      ASSERT_NO_FATAL_FAILURE(BuildNode(node_keys, leaf, &node));
+      std::string scratch;
+      for (int probe = 0; probe < 60; ++probe) {
+        std::string target;
+        if (probe < 20 && !sorted.empty()) {
+          // On a key, or on its user key with a nearby tag.
+          const std::string& k = sorted[rnd.uniform(sorted.size())];
+          ParsedInternalKey parsed;
+          ASSERT_TRUE(ParseInternalKey(k, &parsed));
+          SequenceNumber seq = parsed.sequence + rnd.uniform(5);
+          seq = probe % 3 == 0 || seq < 2 ? parsed.sequence : seq - 2;
+          target = probe % 5 == 0 ? k : test::IKey(parsed.user_key.ToString(), seq, kValueTypeForSeek);
+        } else {
+          target = test::IKey(one_user_key && rnd.one_in(2) ? only : random_user(7), rnd.uniform(1u << 20),
+                              rnd.one_in(2) ? kValueTypeForSeek : kTypeDeletion);
+        }
+        SCOPED_TRACE("target " + test::Hex(target) + (leaf ? " leaf" : " internal"));
+        if (leaf) {
+          ASSERT_EQ(node.reader.lower_bound_bytewise(target), node.reader.lower_bound(icmp, target, &scratch));
+        } else {
+          ASSERT_EQ(node.reader.find_child_bytewise(target), node.reader.find_child(icmp, target, &scratch));
+        }
+      }
+    }
+  }
+}
+
+// A node whose entry offsets are damaged: the bytewise searches stay within
+// the node (the damaged entries compare low), and reading such an entry
+// reports Corruption.
+TEST(NodeSearchTest, DamagedOffsetsKeepTheSearchInsideTheNode) {
+  std::vector<std::string> keys;
+  for (int i = 0; i < 20; ++i) keys.push_back(test::IKey(Key(i * 2), 5, kTypeValue));
+  BuiltNode node;
+  ASSERT_NO_FATAL_FAILURE(BuildNode(keys, true, &node));
+  // The offsets sit before the trailing count: point half of them past the
+  // entries.
+  const size_t count = keys.size();
+  char* offsets = &node.payload[node.payload.size() - 4 - 4 * count];
+  for (size_t i = 0; i < count; i += 2) EncodeFixed32(offsets + 4 * i, 0xfffffff0u);
+  ASSERT_TRUE(node.reader.init(node.payload, true).ok());
+  for (int k = -1; k < 42; ++k) {
+    const uint32_t i = node.reader.lower_bound_bytewise(test::IKey(k < 0 ? "" : Key(k), 9, kValueTypeForSeek));
+    ASSERT_LE(i, count);
+    if (i < count && i % 2 == 0) {
+      Slice value;
+      btree::BlobRef blob;
+      bool is_blob = false;
+      EXPECT_TRUE(node.reader.leaf_value(i, &value, &blob, &is_blob).IsCorruption());
+    }
+  }
+  // A key shorter than a tag is malformed: it compares low too.
+  BuiltNode shortkeys;
+  ASSERT_NO_FATAL_FAILURE(BuildNode({"a", "b", "c"}, true, &shortkeys));
+  EXPECT_EQ(shortkeys.reader.lower_bound_bytewise(test::IKey("b", 1, kTypeValue)), 3u);
+}
+
+// --- Verified pages ---------------------------------------------------------
+
+// Extents a commit wrote are read in place without checksumming them again
+// in the process that wrote them; after a reopen every page is checksummed on
+// its first read again, so a page damaged on disk in between is reported.
+TEST_F(BTreeTest, CommittedPagesSkipTheChecksumUntilReopenedThenDamageIsCaught) {
+  reset(/*posix=*/true);
+  ASSERT_TRUE(open(0).ok());
+  std::vector<Entry> entries;
+  for (int i = 0; i < 3000; ++i) entries.push_back(put(Key(i), std::string(100, static_cast<char>('a' + i % 26))));
+  ASSERT_TRUE(merge(entries).ok());
+  ASSERT_GE(version_->meta().height, 2u);
+  ASSERT_NE(version_->mapping(), nullptr);
+  const uint64_t verifications = pager_->in_place_verifications();
+  const uint64_t in_place = pager_->in_place_reads();
+  ASSERT_NO_FATAL_FAILURE(check());
+  EXPECT_EQ(pager_->in_place_verifications(), verifications);
+  EXPECT_GE(pager_->in_place_reads() - in_place, version_->meta().leaf_pages);
+
+  // A leaf in the middle, and a byte of its payload.
+  PageRef leaf = version_->meta().root;
+  for (uint32_t h = version_->meta().height; h > 1; --h) {
+    btree::PageHandle page;
+    NodeReader node;
+    ASSERT_TRUE(pager_->read(version_->mapping(), leaf, PageType::kInternal, &page).ok());
+    ASSERT_TRUE(node.init(page.payload(), false).ok());
+    ASSERT_TRUE(node.child(node.count() / 2, &leaf).ok());
+  }
+  const uint64_t epoch = version_->meta().epoch;
+
+  // Reopened: the first scan checksums what it reads.
+  ASSERT_TRUE(open(epoch).ok());
+  ASSERT_NO_FATAL_FAILURE(check());
+  EXPECT_GE(pager_->in_place_verifications(), version_->meta().leaf_pages);
+
+  // Damaged while closed: caught on the first read after the reopen.
+  version_.reset();
+  pager_.reset();
+  {
+    std::unique_ptr<RandomRWFile> file;
+    ASSERT_TRUE(env_->new_random_rw_file(fname_, &file).ok());
+    char byte = 0;
+    Slice got;
+    const uint64_t offset = leaf.page * 4096 + 1000;
+    ASSERT_TRUE(file->read(offset, 1, &got, &byte).ok());
+    const char flipped = static_cast<char>(got[0] ^ 0x20);
+    ASSERT_TRUE(file->write(offset, Slice(&flipped, 1)).ok());
+    ASSERT_TRUE(file->close().ok());
+  }
+  ASSERT_TRUE(open(epoch).ok());
+  std::unique_ptr<InternalIterator> it = btree::NewTreeIterator(version_);
+  size_t n = 0;
+  for (it->seek_to_first(); it->valid(); it->next()) ++n;
+  EXPECT_TRUE(it->status().IsCorruption()) << it->status().ToString();
+  EXPECT_LT(n, entries.size());
+}
+
+// value_pinned(): with mmap reads of raw pages, values (inline and blobs)
+// stay readable and unchanged after the iterator moves on, for as long as
+// it lives; without a mapping they are not pinned.
+TEST_F(BTreeTest, ValuesInMappedPagesStayPinnedAfterTheIteratorMoves) {
+  for (const bool posix : {true, false}) {
+    SCOPED_TRACE(posix ? "posix (mmap)" : "memory");
+    reset(posix);
+    ASSERT_TRUE(open(0).ok());
+    std::vector<Entry> entries;
+    for (int i = 0; i < 1500; ++i) {
+      entries.push_back(put(Key(i), i % 100 == 7 ? std::string(9000, static_cast<char>('A' + i % 26))
+                                                 : "value" + std::to_string(i)));
+    }
+    ASSERT_TRUE(merge(entries).ok());
+    std::unique_ptr<InternalIterator> it = btree::NewTreeIterator(version_);
+    std::vector<std::pair<Slice, std::string>> kept;  // (pinned value, expected)
+    auto m = model_.rbegin();
+    for (it->seek_to_last(); it->valid(); it->prev(), ++m) {
+      ASSERT_NE(m, model_.rend());
+      ASSERT_EQ(it->value().ToString(), m->second);
+      EXPECT_EQ(it->value_pinned(), posix);
+      if (it->value_pinned()) kept.emplace_back(it->value(), m->second);
+    }
+    ASSERT_TRUE(it->status().ok());
+    EXPECT_EQ(m, model_.rend());
+    for (const auto& [value, expected] : kept) ASSERT_EQ(value.ToString(), expected);
+    EXPECT_EQ(kept.size(), posix ? model_.size() : 0u);
+  }
 }
 
 // --- Snapshots -------------------------------------------------------------

@@ -83,6 +83,11 @@ class LIGHTNING_EXPORT MappedRegion {
   virtual ~MappedRegion();
   virtual const char* data() const = 0;
   virtual size_t size() const = 0;
+  // A hint that [offset, offset + length), all within the file, will be
+  // read soon: an implementation may map those pages into the process now,
+  // so that the reads do not take page faults. Best effort, never fails.
+  // Default: nothing.
+  virtual void populate(size_t offset, size_t length) const;
 };
 
 // A held lock on a file; release it with Env::unlock_file.

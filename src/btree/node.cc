@@ -20,6 +20,24 @@ size_t CommonPrefix(const Slice& a, const Slice& b) {
 
 Status Bad(const char* what) { return Status::Corruption("tree node", what); }
 
+// Bytewise order of a[0, na) against b[0, nb). Node searches compare short
+// key pieces (a suffix after the node's prefix), where a call to memcmp
+// costs more than the comparison: eight bytes at a time, big-endian.
+inline int CompareBytes(const char* a, size_t na, const char* b, size_t nb) {
+  const size_t m = std::min(na, nb);
+  size_t i = 0;
+  for (; i + 8 <= m; i += 8) {
+    uint64_t x, y;
+    std::memcpy(&x, a + i, 8);
+    std::memcpy(&y, b + i, 8);
+    if (x != y) return __builtin_bswap64(x) < __builtin_bswap64(y) ? -1 : 1;
+  }
+  for (; i < m; ++i) {
+    if (a[i] != b[i]) return static_cast<unsigned char>(a[i]) < static_cast<unsigned char>(b[i]) ? -1 : 1;
+  }
+  return na < nb ? -1 : (na > nb ? 1 : 0);
+}
+
 }  // namespace
 
 void NodeBuilder::clear() {
@@ -221,6 +239,80 @@ uint32_t NodeReader::find_child(const Comparator& cmp, const Slice& target, std:
   while (lo < hi) {
     const uint32_t mid = lo + (hi - lo) / 2;
     if (cmp.compare(key(mid, scratch), target) <= 0) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo - 1;
+}
+
+int NodeReader::prefix_order_bytewise(const Slice& target) const {
+  const size_t user_size = target.size() - 8;
+  const size_t n = std::min(prefix_.size(), user_size);
+  const int r = CompareBytes(prefix_.data(), n, target.data(), n);
+  if (r != 0) return r;
+  // Equal so far: a prefix longer than target's user key makes every key
+  // that holds all of it (as its user key's start) greater.
+  return prefix_.size() > user_size ? 1 : 0;
+}
+
+int NodeReader::compare_bytewise(uint32_t i, const Slice& target, int prefix_order) const {
+  // entry(), without building a Status for the common case.
+  const uint32_t off = DecodeFixed32(offsets_ + 4 * i);
+  if (off < entries_begin_ || off >= entries_end_) return -1;
+  const char* limit = payload_.data() + entries_end_;
+  uint32_t n = 0;
+  const char* suffix = GetVarint32Ptr(payload_.data() + off, limit, &n);
+  if (suffix == nullptr || n > static_cast<size_t>(limit - suffix)) return -1;
+  const size_t prefix_size = prefix_.size();
+  const uint64_t target_tag = DecodeFixed64(target.data() + target.size() - 8);
+  uint64_t tag;
+  if (n >= 8) {
+    // The common case: the whole prefix is in the user key, whose order
+    // against target's then rests on prefix_order, or on the suffix.
+    if (prefix_order != 0) return prefix_order;
+    const size_t rest = target.size() - 8 - prefix_size;  // prefix_order == 0: the prefix fits
+    const int r = CompareBytes(suffix, n - 8, target.data() + prefix_size, rest);
+    if (r != 0) return r;
+    tag = DecodeFixed64(suffix + n - 8);
+  } else {
+    // Part of the tag is in the prefix (a node of one user key's versions),
+    // or the key is malformed (shorter than a tag).
+    const size_t size = prefix_size + n;
+    if (size < 8) return -1;
+    const size_t user_size = size - 8;
+    const int r = CompareBytes(prefix_.data(), user_size, target.data(), target.size() - 8);
+    if (r != 0) return r;
+    char buf[8];
+    const size_t head = prefix_size - user_size;  // tag bytes in the prefix
+    std::memcpy(buf, prefix_.data() + user_size, head);
+    std::memcpy(buf + head, suffix, 8 - head);
+    tag = DecodeFixed64(buf);
+  }
+  return tag > target_tag ? -1 : (tag < target_tag ? 1 : 0);  // newer (larger tag) first
+}
+
+uint32_t NodeReader::lower_bound_bytewise(const Slice& target) const {
+  const int prefix_order = prefix_order_bytewise(target);
+  uint32_t lo = 0, hi = count_;
+  while (lo < hi) {
+    const uint32_t mid = lo + (hi - lo) / 2;
+    if (compare_bytewise(mid, target, prefix_order) < 0) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
+uint32_t NodeReader::find_child_bytewise(const Slice& target) const {
+  const int prefix_order = prefix_order_bytewise(target);
+  uint32_t lo = 1, hi = count_;
+  while (lo < hi) {
+    const uint32_t mid = lo + (hi - lo) / 2;
+    if (compare_bytewise(mid, target, prefix_order) <= 0) {
       lo = mid + 1;
     } else {
       hi = mid;

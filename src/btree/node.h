@@ -96,8 +96,23 @@ class NodeReader {
   // Internal: the child whose range holds target (the last i with
   // key(i) <= target, 0 when none is).
   uint32_t find_child(const Comparator& cmp, const Slice& target, std::string* scratch) const;
+  // lower_bound() and find_child() for nodes of internal keys ordered by
+  // InternalKeyComparator over BytewiseComparator(), comparing each probed
+  // key where it lies (prefix and suffix) instead of assembling it. target
+  // must be an internal key (at least 8 bytes). A damaged or malformed
+  // entry compares below every key: the search still ends within the node,
+  // and reading the entry reports the damage.
+  uint32_t lower_bound_bytewise(const Slice& target) const;
+  uint32_t find_child_bytewise(const Slice& target) const;
 
  private:
+  // The bytewise order of the prefix against target's user key, as it
+  // decides for every key whose user key holds the whole prefix: nonzero
+  // when they differ, 0 when the prefix begins target's user key.
+  int prefix_order_bytewise(const Slice& target) const;
+  // The bytewise internal-key order of entry i's key against target, given
+  // prefix_order_bytewise(target).
+  int compare_bytewise(uint32_t i, const Slice& target, int prefix_order) const;
   Status entry(uint32_t i, Slice* suffix, const char** body) const;
 
   Slice payload_;

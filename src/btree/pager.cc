@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 #include <functional>
+#include <new>
 #include <thread>
 
 #include "util/coding.h"
@@ -65,13 +66,33 @@ uint64_t BTreePager::in_place_reads() const {
   return sum;
 }
 
+// Verified pages. A raw extent read through the mapping skips its checksum
+// when its slot holds its epoch + 1, which is recorded once its bytes are
+// known intact in this process:
+//   - a reader checksummed it through the mapping (read()), or
+//   - this pager wrote it, from a buffer EncodeExtent checksummed, and the
+//     commit that wrote it succeeded (both syncs): the page cache then holds
+//     exactly those bytes, which is all a checksum through the mapping would
+//     have established.
+// Either way the trust is per process: the table starts empty at open, so
+// after a reopen (or a crash) every page is checksummed on its first read.
+// Like any verify-once cache it does not re-detect bytes changed afterwards
+// under the mapping (another process writing the file, or the device
+// returning different bytes after the page cache dropped them). A slot is
+// keyed by the extent's first page and its epoch, and the header (type,
+// epoch, compression, page count) is still decoded on every read, so a page
+// reused by a later commit is verified afresh; a rolled-back transaction
+// clears the slots of the extents it wrote.
 std::atomic<uint64_t>* BTreePager::verified_slot(uint64_t page, bool create) const {
   const uint64_t chunk = page >> kVerifiedChunkBits;
   if (chunk >= kVerifiedChunks) return nullptr;
   std::atomic<uint64_t>* slots = verified_[chunk].load(std::memory_order_acquire);
   if (slots == nullptr) {
     if (!create) return nullptr;
-    auto* fresh = new std::atomic<uint64_t>[size_t{1} << kVerifiedChunkBits]();
+    // No exception: a commit records its extents after its meta page is
+    // durable, where it must not fail; without a slot, reads verify again.
+    auto* fresh = new (std::nothrow) std::atomic<uint64_t>[size_t{1} << kVerifiedChunkBits]();
+    if (fresh == nullptr) return nullptr;
     if (verified_[chunk].compare_exchange_strong(slots, fresh, std::memory_order_acq_rel)) {
       slots = fresh;
     } else {
@@ -450,7 +471,8 @@ BTreePager::Transaction::~Transaction() {
     // through the cache; the next transaction writes other content under the
     // same (page, epoch) keys.
     char key[24];
-    for (const PageRef& ref : written_) {
+    for (const Written& w : written_) {
+      const PageRef& ref = w.ref;
       pager_->cache_key(ref, key);
       pager_->options_.cache->erase(Slice(key, sizeof(key)));
       if (std::atomic<uint64_t>* slot = pager_->verified_slot(ref.page, false)) {
@@ -502,7 +524,7 @@ Status BTreePager::Transaction::write_extent(const PageHeader& h, const Slice& p
   BTreePager* p = pager_;
   std::string extent;
   EncodeExtent(h, payload, p->page_size_, &extent);
-  written_.push_back(PageRef{h.page, h.epoch});
+  written_.push_back(Written{PageRef{h.page, h.epoch}, h.page_count, h.compression == CompressionType::kNone});
   Status s = p->file_->write(h.page * p->page_size_, extent);
   if (!s.ok()) return s;
   p->extend_file_size(h.page * p->page_size_ + extent.size());
@@ -591,12 +613,52 @@ Status BTreePager::Transaction::commit(const TreeMeta& fields) {
   if (!s.ok()) return s;
   p->bytes_written_.fetch_add(meta_page.size(), std::memory_order_relaxed);
 
-  port::MutexLock l(&p->mu_);
-  p->committed_ = m;
-  p->reusable_ = reusable_;
-  for (const auto& e : freed_) p->pending_.push_back(Pending{m.epoch, e.first, e.second});
-  done_ = true;
-  return p->remap_if_needed(m.num_pages);
+  // The commit is durable. Its raw extents were checksummed from the very
+  // bytes written (EncodeExtent), and those writes and both syncs succeeded:
+  // they are as known-good as extents verified through the mapping, so
+  // readers of the new version need not checksum them again (a full scan
+  // after a compaction would otherwise hash every leaf it rewrote). Recorded
+  // before the version is published, so that no reader checksums them.
+  for (const Written& w : written_) {
+    if (!w.raw) continue;
+    if (std::atomic<uint64_t>* slot = p->verified_slot(w.ref.page, true)) {
+      slot->store(w.ref.epoch + 1, std::memory_order_release);
+    }
+  }
+
+  std::shared_ptr<const MappedRegion> map;
+  {
+    port::MutexLock l(&p->mu_);
+    p->committed_ = m;
+    p->reusable_ = reusable_;
+    for (const auto& e : freed_) p->pending_.push_back(Pending{m.epoch, e.first, e.second});
+    done_ = true;
+    s = p->remap_if_needed(m.num_pages);
+    map = p->map_;
+  }
+  if (s.ok() && map != nullptr) populate(*map);
+  return s;
+}
+
+void BTreePager::Transaction::populate(const MappedRegion& map) const {
+  // Readers of the new version will soon read what this commit wrote (a
+  // compaction's merge is typically followed by scans and lookups of the
+  // leaves it rewrote), and those pages are in the page cache, just
+  // written: map them now, on the writer's (background) thread, in a few
+  // calls over contiguous runs, rather than in a page fault per few pages
+  // on each reader's first touch.
+  std::vector<std::pair<uint64_t, uint64_t>> runs;  // (first page, pages)
+  runs.reserve(written_.size());
+  for (const Written& w : written_) runs.emplace_back(w.ref.page, w.pages);
+  std::sort(runs.begin(), runs.end());
+  const uint64_t page_size = pager_->page_size_;
+  size_t i = 0;
+  while (i < runs.size()) {
+    const uint64_t first = runs[i].first;
+    uint64_t end = first + runs[i].second;
+    for (++i; i < runs.size() && runs[i].first <= end; ++i) end = std::max(end, runs[i].first + runs[i].second);
+    map.populate(first * page_size, (end - first) * page_size);
+  }
 }
 
 }  // namespace btree

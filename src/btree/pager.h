@@ -70,6 +70,11 @@ class PageHandle {
   PageHandle& operator=(const PageHandle&) = delete;
 
   const Slice& payload() const { return payload_; }
+  // The payload lies in place in the mapping (an uncompressed extent read
+  // through it), not in a cache entry: it stays readable, unchanged, for as
+  // long as the mapping does (a TreeVersion keeps its mapping, and keeps
+  // its pages from being reused), even after the handle is reset.
+  bool in_mapping() const { return handle_ == nullptr && payload_.data() != nullptr; }
   uint32_t page_count() const { return page_count_; }
   void reset();
 
@@ -138,6 +143,8 @@ class BTreePager {
     friend class BTreePager;
     explicit Transaction(BTreePager* pager);
     uint64_t allocate(uint32_t pages);
+    // After the commit: maps the extents written into the process (a hint).
+    void populate(const MappedRegion& map) const;
     // Writes header + payload at h.page (allocated) and accounts for it.
     Status write_extent(const PageHeader& h, const Slice& payload);
 
@@ -145,9 +152,15 @@ class BTreePager {
     TreeMeta meta_;  // epoch and num_pages of the new commit
     std::map<uint64_t, uint64_t> reusable_;  // copy of the pager's, consumed here
     std::vector<std::pair<uint64_t, uint64_t>> freed_;  // (page, count) freed now
-    // Extents written, so that a rollback can drop them from the cache: the
-    // next transaction reuses this epoch and these pages for other content.
-    std::vector<PageRef> written_;
+    struct Written {
+      PageRef ref;
+      uint32_t pages;
+      bool raw;  // stored uncompressed (readable in place through the mapping)
+    };
+    // Extents written: a rollback drops them from the cache (the next
+    // transaction reuses this epoch and these pages for other content); a
+    // commit records its raw ones as verified.
+    std::vector<Written> written_;
     uint64_t pages_written_ = 0;
     bool done_ = false;
   };
@@ -168,10 +181,11 @@ class BTreePager {
   static void add_extent(std::map<uint64_t, uint64_t>* set, uint64_t page, uint64_t count);
   // The cache key of the extent at ref.
   void cache_key(PageRef ref, char (&key)[24]) const;
-  // The "verified at epoch" slot of page (epoch + 1 once an uncompressed
-  // extent starting there was checksummed through the mapping; 0: not), or
-  // null for a page beyond kMaxVerifiedPages or (create == false) a chunk
-  // not allocated yet. Lock-free.
+  // The "verified at epoch" slot of page: epoch + 1 once the uncompressed
+  // extent of that epoch starting there is known intact in this process
+  // (see "Verified pages" in pager.cc), 0 if not; null for a page beyond
+  // kVerifiedChunks chunks, or when the chunk is not allocated yet and
+  // either create is false or the allocation failed. Lock-free.
   std::atomic<uint64_t>* verified_slot(uint64_t page, bool create) const;
   // A write ended at byte `end` of the file (called by the one writer).
   void extend_file_size(uint64_t end);

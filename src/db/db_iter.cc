@@ -13,6 +13,7 @@
 #include "db/version.h"
 #include "lightning/comparator.h"
 #include "memtable/memtable.h"
+#include "util/coding.h"
 #include "util/concatenating_iterator.h"
 #include "util/iterator.h"
 #include "util/merging_iterator.h"
@@ -26,28 +27,60 @@ namespace {
 
 // A byte buffer that keeps its capacity, so that assigning a key or value
 // of about the same size as the last one is a memcpy (no allocation, none of
-// std::string's general replace path). A buffer more than 1 MiB larger than
-// what it holds is released, so one huge value does not pin memory.
+// std::string's general replace path), and that holds up to kInline bytes
+// without any allocation (an iterator made for one seek allocates nothing
+// for its keys). A heap buffer more than 1 MiB larger than what it holds is
+// released, so one huge value does not pin memory.
 class Buffer {
  public:
+  Buffer() = default;
+  Buffer(const Buffer&) = delete;  // data_ may point into inline_
+  Buffer& operator=(const Buffer&) = delete;
+
   void assign(const Slice& s) {
-    if (buf_.size() < s.size() || buf_.size() > s.size() + kKeepLimit) {
-      std::string fresh(s.data(), s.size());
-      buf_.swap(fresh);
-    } else if (!s.empty()) {
-      std::memmove(&buf_[0], s.data(), s.size());  // s may be slice()
-    }
+    copy_with_room(s, s.size());
     size_ = s.size();
   }
+  // Sets the buffer to user followed by tag (fixed64): an internal key.
+  void assign_internal_key(const Slice& user, uint64_t tag) {
+    copy_with_room(user, user.size() + 8);
+    EncodeFixed64(data_ + user.size(), tag);
+    size_ = user.size() + 8;
+  }
   void clear() {
-    if (buf_.size() > kKeepLimit) std::string().swap(buf_);
+    if (heap_.size() > kKeepLimit) {
+      std::string().swap(heap_);
+      data_ = inline_;
+    }
     size_ = 0;
   }
-  Slice slice() const { return Slice(buf_.data(), size_); }
+  Slice slice() const { return Slice(data_, size_); }
 
  private:
+  static constexpr size_t kInline = 64;
   static constexpr size_t kKeepLimit = size_t{1} << 20;
-  std::string buf_;  // the bytes are its first size_ bytes
+
+  // Copies src to the start of a storage of at least n bytes and points
+  // data_ at it. src may lie in this buffer (slice()): it is read before
+  // any storage it could be in is replaced.
+  void copy_with_room(const Slice& src, size_t n) {
+    if (n <= kInline) {
+      if (!src.empty()) std::memmove(inline_, src.data(), src.size());
+      data_ = inline_;
+    } else if (heap_.size() < n || heap_.size() > n + kKeepLimit) {
+      std::string fresh(n, '\0');
+      if (!src.empty()) std::memcpy(&fresh[0], src.data(), src.size());
+      heap_.swap(fresh);
+      data_ = &heap_[0];
+    } else {
+      if (!src.empty()) std::memmove(&heap_[0], src.data(), src.size());
+      data_ = &heap_[0];
+    }
+  }
+
+  char inline_[kInline];
+  std::string heap_;
+  char* data_ = inline_;  // inline_ or heap_'s bytes
   size_t size_ = 0;
 };
 
@@ -100,9 +133,8 @@ class DBIter final : public Iterator {
       restart(kForward);
       // The first entry of target visible at sequence_ (entries of target
       // newer than the snapshot sort before it).
-      seek_key_.clear();
-      AppendInternalKey(&seek_key_, ParsedInternalKey{target, sequence_, kValueTypeForSeek});
-      iter_->seek(seek_key_);
+      seek_key_.assign_internal_key(target, PackSequenceAndType(sequence_, kValueTypeForSeek));
+      iter_->seek(seek_key_.slice());
       find_next_user_entry(false);
     });
   }
@@ -114,9 +146,8 @@ class DBIter final : public Iterator {
       // target: the internal iterator lands on target's oldest entry (or the
       // last entry of a smaller key), and find_prev_user_entry() walks back
       // over target's versions.
-      seek_key_.clear();
-      AppendInternalKey(&seek_key_, ParsedInternalKey{target, 0, kTypeDeletion});
-      iter_->seek_for_prev(seek_key_);
+      seek_key_.assign_internal_key(target, PackSequenceAndType(0, kTypeDeletion));
+      iter_->seek_for_prev(seek_key_.slice());
       find_prev_user_entry();
     });
   }
@@ -191,12 +222,14 @@ class DBIter final : public Iterator {
     valid_ = false;
     saved_key_.clear();
     saved_value_.clear();
+    has_pinned_value_ = false;
   }
 
   void invalidate() {
     valid_ = false;
     saved_key_.clear();
     saved_value_.clear();
+    has_pinned_value_ = false;
   }
 
   void fail(const Status& s) {
@@ -258,9 +291,18 @@ class DBIter final : public Iterator {
         if (value_type == kTypeDeletion) {
           saved_key_.clear();
           saved_value_.clear();
+          has_pinned_value_ = false;
         } else {
           saved_key_.assign(ikey.user_key);
-          saved_value_.assign(iter_->value());
+          // A value that stays put (in a mapped tree page) is kept by
+          // reference: no copy per reverse step.
+          if (iter_->value_pinned()) {
+            pinned_value_ = iter_->value();
+            has_pinned_value_ = true;
+          } else {
+            saved_value_.assign(iter_->value());
+            has_pinned_value_ = false;
+          }
         }
       }
       iter_->prev();
@@ -276,7 +318,7 @@ class DBIter final : public Iterator {
     } else {
       valid_ = true;
       key_ = saved_key_.slice();
-      value_ = saved_value_.slice();
+      value_ = has_pinned_value_ ? pinned_value_ : saved_value_.slice();
     }
   }
 
@@ -293,8 +335,11 @@ class DBIter final : public Iterator {
   Status status_;       // an error of the DBIter itself (or an exception)
   Slice key_, value_;   // key() and value() while valid_
   Buffer saved_key_;    // reverse: key(); forward: the key being skipped
-  Buffer saved_value_;  // reverse: value()
-  std::string seek_key_;  // the internal key a seek looks for
+  Buffer saved_value_;  // reverse: value(), unless pinned_value_ holds it
+  // Reverse: value() when the internal iterator pinned it (value_pinned()).
+  Slice pinned_value_;
+  bool has_pinned_value_ = false;
+  Buffer seek_key_;       // the internal key a seek looks for
 };
 
 class ErrorIterator final : public Iterator {
@@ -319,6 +364,14 @@ class ErrorIterator final : public Iterator {
 
 std::unique_ptr<InternalIterator> NewInternalIterator(const InternalKeyComparator* icmp, TableCache* tables,
                                                       const DBIterSources& sources, bool include_tables) {
+  // Everything in the tree alone (the state after a full compaction): its
+  // iterator is the stream, without building a list of children.
+  if (include_tables && !sources.version->tree()->empty() && (sources.mem == nullptr || sources.mem->empty())) {
+    bool tree_only = true;
+    for (const auto& imm : sources.imms) tree_only = tree_only && imm->empty();
+    for (int level = 0; level < kNumLevels; level++) tree_only = tree_only && sources.version->num_files(level) == 0;
+    if (tree_only) return btree::NewTreeIterator(sources.version->tree());
+  }
   std::vector<std::unique_ptr<InternalIterator>> children;
   // Newest source first (the merging iterator's tie order; internal keys do
   // not repeat across sources, so this only makes the order deterministic).

@@ -22,7 +22,10 @@
 //            and value() point into it.
 //   reverse  (after seek_for_prev, seek_to_last, prev): the internal
 //            iterator is just before every entry of key() (or exhausted);
-//            key() and value() are copies.
+//            key() is a copy, and so is value() unless the internal
+//            iterator pinned it (InternalIterator::value_pinned(): a value
+//            in a B+Tree page read in place through the mapping, which the
+//            pinned TreeVersion keeps), when value() points at it.
 // A change of direction walks the internal iterator over the entries of the
 // current key once.
 //

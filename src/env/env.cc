@@ -9,6 +9,8 @@ WritableFile::~WritableFile() = default;
 Status WritableFile::sync_flushed() { return Status::NotSupported("sync_flushed"); }
 RandomRWFile::~RandomRWFile() = default;
 MappedRegion::~MappedRegion() = default;
+
+void MappedRegion::populate(size_t /*offset*/, size_t /*length*/) const {}
 FileLock::~FileLock() = default;
 Env::~Env() = default;
 Status Env::map_file(const std::string& fname, size_t /*length*/, std::unique_ptr<MappedRegion>* result) {

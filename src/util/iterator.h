@@ -36,6 +36,11 @@ class InternalIterator {
   virtual void prev() = 0;  // REQUIRES: valid()
   virtual Slice key() const = 0;    // REQUIRES: valid()
   virtual Slice value() const = 0;  // REQUIRES: valid()
+  // True if the bytes of value() stay valid and unchanged after the iterator
+  // moves, until it is destroyed (e.g. a value in a mapped B+Tree page the
+  // iterator keeps mapped), so a caller may keep the Slice instead of a
+  // copy. Default: false. REQUIRES: valid()
+  virtual bool value_pinned() const { return false; }
   virtual Status status() const = 0;
 };
 

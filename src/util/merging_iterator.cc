@@ -25,6 +25,10 @@ class MergingIterator final : public InternalIterator {
     assert(valid());
     return children_[heap_[0]]->value();
   }
+  bool value_pinned() const override {
+    assert(valid());
+    return children_[heap_[0]]->value_pinned();
+  }
 
   Status status() const override {
     if (!status_.ok()) return status_;
