@@ -73,7 +73,7 @@ struct RepairReport {
   uint64_t entries_lost = 0;
   uint64_t wal_records_kept = 0;     // intact records in live logs
   uint64_t wal_records_dropped = 0;  // intact records that did not fit (bad batch, sequence out of order)
-  uint64_t files_moved_to_lost = 0;  // damaged originals, moved (never deleted) into lost/
+  uint64_t files_moved_to_lost = 0;  // damaged originals copied (never deleted) into lost/
   // One line per thing dropped: which file, which block, page or offset, why.
   std::vector<std::string> dropped;
 };
@@ -99,9 +99,12 @@ struct RepairReport {
 // key wins exactly as before. Keys in a damaged region are lost, and an
 // older version of such a key that survived elsewhere becomes visible again
 // (LevelDB's RepairDB has the same property); `report` lists every damaged
-// region dropped. Damaged originals are moved into `path`/lost/, never
-// deleted. Nothing damaged is ever returned as data. Repair of an intact
-// database changes nothing.
+// region dropped. Damaged originals are copied into `path`/lost/ (never
+// deleted) and leave the database only after the new MANIFEST is durable.
+// Nothing damaged is ever returned as data. Repair of an intact database
+// changes nothing. A crash or kill -9 during a repair loses nothing that was
+// intact: run RepairDatabase again and it finishes the job (the database may
+// refuse to open until then).
 // Returns Busy if the database is open; NotFound if `path` holds no
 // database files; InvalidArgument if it is not a directory or the MANIFEST
 // names a comparator other than options'; NotSupported for a format this
