@@ -1003,15 +1003,21 @@ TEST_F(BTreeTest, OldVersionsKeepTheirPagesWhileMergesReuseOthers) {
     std::deque<Held> held;
     uint64_t pages_while_held = version_->meta().num_pages;
     for (int round = 0; round < 24; ++round) {
-      if (held.size() < 3 && rnd.one_in(3)) {
-        Held h;
+      // Round 0 always holds an iterator seeked past the last key, so that
+      // an old version's iterator at its end is checked on every seed.
+      const bool past_end = round == 0;
+      if (past_end || (held.size() < 3 && rnd.one_in(3))) {
+        // Built in place: h.next may be h.model.end(), which std::map does
+        // not carry over to a moved-to map (it would then be compared with
+        // another map's end and dereferenced). A deque never relocates its
+        // elements on push_back/pop_front, so h.model stays where it is.
+        Held& h = held.emplace_back();
         h.version = version_;
         h.model = model_;
         h.it = btree::NewTreeIterator(h.version);
-        h.next = h.model.lower_bound(Key(rnd.uniform(2000)));
+        h.next = past_end ? h.model.end() : h.model.lower_bound(Key(rnd.uniform(2000)));
         h.it->seek(test::IKey(h.next == h.model.end() ? std::string("\xff") : h.next->first, kMaxSequenceNumber,
                               kValueTypeForSeek));
-        held.push_back(std::move(h));
       }
       ASSERT_TRUE(merge(batch(round % 4 == 0 ? 2000 : 400)).ok());
       ASSERT_NO_FATAL_FAILURE(check());
