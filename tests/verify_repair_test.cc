@@ -268,6 +268,17 @@ class RepairTest : public VerifyTest {
     auto db = Fill();
     ASSERT_TRUE(db->close().ok());
   }
+  // No MANIFEST, a damaged level-0 table block and a damaged tree leaf.
+  void FillAndDamageTableTreeAndManifest() {
+    ASSERT_NO_FATAL_FAILURE(FillAndClose());
+    const auto tables = FilesEndingWith(path_, ".sst");
+    ASSERT_GE(tables.size(), 2u);
+    FlipInPlace(path_ + "/" + tables[0], 100);
+    const uint64_t page = NewestLeafPage(path_ + "/TREE", options_.page_size);
+    ASSERT_GE(page, 2u);
+    FlipInPlace(path_ + "/TREE", page * options_.page_size + 200);
+    ASSERT_TRUE(Env::Default()->remove_file(path_ + "/MANIFEST").ok());
+  }
   // Repairs dir and checks the result: it opens and verifies, nothing is
   // returned that was not written, and exactly report->entries_lost keys
   // are missing (if `exact`), all of them starting with missing_prefix.
@@ -449,14 +460,7 @@ TEST_F(RepairTest, MissingOrGarbageManifest) {
 // leaf. The salvaged table entries and the salvaged tree are merged by
 // sequence number; nothing returned was never written.
 TEST_F(RepairTest, MissingManifestWithDamagedTableAndTree) {
-  FillAndClose();
-  const auto tables = FilesEndingWith(path_, ".sst");
-  ASSERT_GE(tables.size(), 2u);
-  FlipInPlace(path_ + "/" + tables[0], 100);
-  const uint64_t page = NewestLeafPage(path_ + "/TREE", options_.page_size);
-  ASSERT_GE(page, 2u);
-  FlipInPlace(path_ + "/TREE", page * options_.page_size + 200);
-  ASSERT_TRUE(Env::Default()->remove_file(path_ + "/MANIFEST").ok());
+  ASSERT_NO_FATAL_FAILURE(FillAndDamageTableTreeAndManifest());
   RepairReport report;
   ASSERT_NO_FATAL_FAILURE(RepairAndCheck(path_, &report, "", /*exact=*/false));
   EXPECT_TRUE(report.manifest_rebuilt);
@@ -555,14 +559,7 @@ class RepairCrashTest : public RepairTest {
   // The case the repair used to get wrong: no MANIFEST, a damaged table
   // and a damaged tree leaf.
   test::DirSnapshot DamageWithoutManifest() {
-    FillAndClose();
-    const auto tables = FilesEndingWith(path_, ".sst");
-    EXPECT_GE(tables.size(), 2u);
-    FlipInPlace(path_ + "/" + tables[0], 100);
-    const uint64_t page = NewestLeafPage(path_ + "/TREE", options_.page_size);
-    EXPECT_GE(page, 2u);
-    FlipInPlace(path_ + "/TREE", page * options_.page_size + 200);
-    EXPECT_TRUE(Env::Default()->remove_file(path_ + "/MANIFEST").ok());
+    FillAndDamageTableTreeAndManifest();
     return test::SnapshotDir(Env::Default(), path_);
   }
 

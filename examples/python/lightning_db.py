@@ -298,8 +298,36 @@ def _take_value(ptr, length):
         _lib.lightning_free(ptr.value)
 
 
-class WriteBatch:
+class _Handle:
+    """Owns one C handle: _destroy names the C function that frees it. Freed when the object is collected, or by
+    close() where close() frees; as a context manager close() runs at the end of the block."""
+
+    _destroy = None
+
+    def _free(self):
+        handle = getattr(self, "_handle", None)
+        if handle and _lib is not None:
+            getattr(_lib, self._destroy)(handle)
+            self._handle = None
+
+    def close(self):
+        self._free()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close()
+        return False
+
+    def __del__(self):
+        self._free()
+
+
+class WriteBatch(_Handle):
     """Puts and deletes applied atomically by Database.write()."""
+
+    _destroy = "lightning_writebatch_destroy"
 
     def __init__(self):
         load_library()
@@ -319,11 +347,6 @@ class WriteBatch:
         count = ctypes.c_uint32()
         _check(_lib.lightning_writebatch_count(self._handle, ctypes.byref(count)), ctypes.c_void_p())
         return count.value
-
-    def __del__(self):
-        if getattr(self, "_handle", None) and _lib is not None:
-            _lib.lightning_writebatch_destroy(self._handle)
-            self._handle = None
 
 
 def _scan(create, args):
@@ -352,10 +375,12 @@ def _scan_args(start, end, prefix, reverse, limit):
     return (start, len(start or b""), end, len(end or b""), prefix, len(prefix), 1 if reverse else 0, limit)
 
 
-class Transaction:
+class Transaction(_Handle):
     """An optimistic transaction (Database.transaction()). commit() raises ConflictError when another commit
     got there first; Database.run_transaction() retries for you. As a context manager it commits when the block
     succeeds and aborts when it raises."""
+
+    _destroy = "lightning_transaction_destroy"
 
     def __init__(self, db, handle):
         self._db = db  # keeps the database object alive while the transaction is
@@ -394,12 +419,7 @@ class Transaction:
 
     def close(self):
         """Frees the transaction (aborting it if still active)."""
-        if self._handle:
-            _lib.lightning_transaction_destroy(self._handle)
-            self._handle = None
-
-    def __enter__(self):
-        return self
+        self._free()
 
     def __exit__(self, exc_type, exc, tb):
         try:
@@ -409,14 +429,12 @@ class Transaction:
             self.close()
         return False
 
-    def __del__(self):
-        if getattr(self, "_handle", None) and _lib is not None:
-            self.close()
 
-
-class Database:
+class Database(_Handle):
     """An open database. Options: create_if_missing, error_if_exists, compression ("none", "zstd", "lz4",
     "snappy"), wal_sync ("full", "normal", "off"), cache_size and memtable_size in bytes, in_memory."""
+
+    _destroy = "lightning_db_destroy"
 
     def __init__(self, path, create_if_missing=True, error_if_exists=False, compression=None, wal_sync=None,
                  cache_size=None, memtable_size=None, in_memory=False, library=None):
@@ -448,18 +466,6 @@ class Database:
         if self._handle:
             _call(_lib.lightning_db_close, self._handle)
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        self.close()
-        return False
-
-    def __del__(self):
-        handle = getattr(self, "_handle", None)
-        if handle and _lib is not None:
-            _lib.lightning_db_destroy(handle)
-            self._handle = None
 
     def put(self, key, value, sync=False):
         """Sets key to value; sync=True fsyncs before returning."""
@@ -671,8 +677,10 @@ def _change_event(event):
                        ctypes.string_at(value.value, value_len.value), lost.value)
 
 
-class Subscription:
+class Subscription(_Handle):
     """A live Database.subscribe(); close() (or the database's close) ends the callbacks."""
+
+    _destroy = "lightning_subscription_destroy"
 
     def __init__(self, handle, trampoline):
         self._handle = handle
@@ -686,20 +694,7 @@ class Subscription:
     def close(self):
         """Unsubscribes: when it returns the callback is not running and never runs again (called from the
         callback itself, it returns at once and no further call follows)."""
-        if self._handle:
-            _lib.lightning_subscription_destroy(self._handle)
-            self._handle = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        self.close()
-        return False
-
-    def __del__(self):
-        if getattr(self, "_handle", None) and _lib is not None:
-            self.close()
+        self._free()
 
     @property
     def active(self):
@@ -725,9 +720,11 @@ class Subscription:
         return count.value
 
 
-class BackupEngine:
+class BackupEngine(_Handle):
     """Incremental backups of databases into the backup root directory root (one engine per root: BusyError
     otherwise). Usable from several threads."""
+
+    _destroy = "lightning_backup_engine_destroy"
 
     def __init__(self, root, library=None):
         lib = load_library(library)
@@ -740,18 +737,6 @@ class BackupEngine:
         if self._handle:
             _call(_lib.lightning_backup_engine_close, self._handle)
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        self.close()
-        return False
-
-    def __del__(self):
-        handle = getattr(self, "_handle", None)
-        if handle and _lib is not None:
-            _lib.lightning_backup_engine_destroy(handle)
-            self._handle = None
 
     def create_backup(self, db):
         """Backs up db (which keeps running) and returns the new backup's id."""

@@ -11,6 +11,22 @@ namespace {
 
 constexpr size_t kCopyChunk = 1 << 20;
 
+// Ends a copy into dst: syncs and closes it when the copy went well (s), and
+// removes it otherwise, so a failed copy never leaves a file that looks whole.
+Status FinishCopy(Env* env, const std::string& dst, WritableFile* out, Status s, uint64_t total,
+                  const Hasher64& hasher, uint64_t* size, uint64_t* hash) {
+  if (s.ok()) s = out->sync();
+  Status cs = out->close();
+  if (s.ok()) s = cs;
+  if (!s.ok()) {
+    (void)env->remove_file(dst);
+    return s;
+  }
+  if (size != nullptr) *size = total;
+  if (hash != nullptr) *hash = hasher.digest();
+  return Status::OK();
+}
+
 }  // namespace
 
 Status HashFile(Env* env, const std::string& fname, uint64_t* size, uint64_t* hash) {
@@ -56,16 +72,7 @@ Status CopyFile(Env* env, const std::string& src, const std::string& dst, uint64
   if (s.ok() && expected_size != UINT64_MAX && total != expected_size) {
     s = Status::Corruption(src, "has " + std::to_string(total) + " bytes; expected " + std::to_string(expected_size));
   }
-  if (s.ok()) s = out->sync();
-  Status cs = out->close();
-  if (s.ok()) s = cs;
-  if (!s.ok()) {
-    (void)env->remove_file(dst);
-    return s;
-  }
-  if (size != nullptr) *size = total;
-  if (hash != nullptr) *hash = hasher.digest();
-  return Status::OK();
+  return FinishCopy(env, dst, out.get(), s, total, hasher, size, hash);
 }
 
 Status CopyTreeCommit(Env* env, const std::string& src, const btree::TreeMeta& meta, const std::string& dst,
@@ -108,16 +115,7 @@ Status CopyTreeCommit(Env* env, const std::string& src, const btree::TreeMeta& m
     if (s.ok()) s = emit(got);
     offset += n;
   }
-  if (s.ok()) s = out->sync();
-  Status cs = out->close();
-  if (s.ok()) s = cs;
-  if (!s.ok()) {
-    (void)env->remove_file(dst);
-    return s;
-  }
-  if (size != nullptr) *size = total;
-  if (hash != nullptr) *hash = hasher.digest();
-  return Status::OK();
+  return FinishCopy(env, dst, out.get(), s, total, hasher, size, hash);
 }
 
 Status RemoveDirAndFiles(Env* env, const std::string& dir) {
