@@ -7,7 +7,10 @@
 // share caches, allocator state or leftover threads, and getrusage() in the
 // child gives that engine's own peak RSS. The child prints its db_bench lines
 // to the shared stdout and sends its results back over a pipe; the parent
-// prints the summary tables and writes --markdown / --json.
+// decides whose turn it is (interleaved runs), prints the summary tables and
+// writes --markdown / --json.
+#include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -89,65 +92,191 @@ void print_header(const Flags& flags, const RunInfo& info) {
   std::fflush(stdout);
 }
 
-// Runs one engine in a child process; fills *result from its records.
-void run_child(const Flags& flags, const EngineInfo& info, const std::string& dir, EngineResult* result) {
-  result->name = info.name;
-  int fds[2];
-  if (::pipe(fds) != 0) {
-    result->error = std::string("pipe: ") + std::strerror(errno);
-    return;
+// One engine's child process, seen from the parent.
+struct Child {
+  const EngineInfo* info = nullptr;
+  pid_t pid = -1;
+  int result_fd = -1;   // read end of the child's result records
+  int command_fd = -1;  // write end of its turn signals (interleaved runs), or -1
+  std::string pending;  // received bytes not yet a whole line
+  bool ended = false;   // no more steps: engine record received, pipe closed or child gone
+  bool eof = false;     // its result pipe is at end of file
+  bool got_engine_record = false;
+  bool reaped = false;  // waitpid() returned its exit
+  int status = 0;
+  EngineResult result;
+};
+
+void close_fd(int* fd) {
+  if (*fd >= 0) ::close(*fd);
+  *fd = -1;
+}
+
+// Forks the child for `c`. In the child, closes every other child's pipe ends
+// (a later child holding an earlier one's command pipe would keep it from
+// seeing the end of the run) and dies with the parent.
+bool start_child(const Flags& flags, const std::string& dir, bool interleaved, std::vector<Child>* all, Child* c) {
+  c->result.name = c->info->name;
+  int results[2];
+  int commands[2] = {-1, -1};
+  if (::pipe(results) != 0 || (interleaved && ::pipe(commands) != 0)) {
+    c->result.error = std::string("pipe: ") + std::strerror(errno);
+    c->ended = true;
+    return false;
   }
   std::fflush(stdout);
   std::fflush(stderr);
+  const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) {
-    result->error = std::string("fork: ") + std::strerror(errno);
-    ::close(fds[0]);
-    ::close(fds[1]);
-    return;
+    c->result.error = std::string("fork: ") + std::strerror(errno);
+    c->ended = true;
+    for (int fd : {results[0], results[1], commands[0], commands[1]}) {
+      if (fd >= 0) ::close(fd);
+    }
+    return false;
   }
   if (pid == 0) {
-    ::close(fds[0]);
-    const int code = run_engine(flags, info, dir, fds[1]);
-    ::close(fds[1]);
+    // A stopped child would otherwise outlive a killed parent.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) std::_Exit(3);
+    for (Child& other : *all) {
+      close_fd(&other.result_fd);
+      close_fd(&other.command_fd);
+    }
+    ::close(results[0]);
+    if (commands[1] >= 0) ::close(commands[1]);
+    const int code = run_engine(flags, *c->info, dir, results[1], commands[0]);
+    ::close(results[1]);
     std::fflush(stdout);
     std::fflush(stderr);
     std::_Exit(code);  // no atexit handlers or static destructors of the parent's state
   }
-  ::close(fds[1]);
-  std::string pending;
+  ::close(results[1]);
+  if (commands[0] >= 0) ::close(commands[0]);
+  c->pid = pid;
+  c->result_fd = results[0];
+  c->command_fd = commands[1];
+  return true;
+}
+
+// Reads the child's records until one workload's result arrived (true) or
+// the child has no more steps: its engine record came or its pipe closed.
+// Records received after the one returned on stay in c->pending.
+bool read_step(Child* c) {
   char buf[4096];
-  bool got_engine_record = false;
   for (;;) {
-    const ssize_t n = ::read(fds[0], buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    pending.append(buf, static_cast<size_t>(n));
     size_t nl;
-    while ((nl = pending.find('\n')) != std::string::npos) {
-      const std::string line = pending.substr(0, nl);
-      pending.erase(0, nl + 1);
-      if (line.rfind("E\t", 0) == 0) got_engine_record = true;
-      if (!decode_line(line, result)) result->error = "malformed result record from the child";
+    while ((nl = c->pending.find('\n')) != std::string::npos) {
+      const std::string line = c->pending.substr(0, nl);
+      c->pending.erase(0, nl + 1);
+      if (!decode_line(line, &c->result)) c->result.error = "malformed result record from the child";
+      if (line.rfind("E\t", 0) == 0) {
+        c->got_engine_record = true;
+        c->ended = true;
+        return false;
+      }
+      if (line.rfind("W\t", 0) == 0) return true;
     }
+    const ssize_t n = ::read(c->result_fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      c->ended = true;
+      c->eof = true;
+      return false;
+    }
+    c->pending.append(buf, static_cast<size_t>(n));
   }
-  ::close(fds[0]);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+}
+
+// Waits until the child is stopped (true) or has exited (false, reaped).
+bool wait_stopped_or_exited(Child* c) {
+  for (;;) {
+    int status = 0;
+    const pid_t r = ::waitpid(c->pid, &status, WUNTRACED);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {  // cannot happen for our own child; treat as gone
+      c->reaped = true;
+      return false;
+    }
+    if (WIFSTOPPED(status)) return true;
+    c->reaped = true;
+    c->status = status;
+    return false;
   }
-  if (WIFSIGNALED(status)) {
+}
+
+// Lets the child finish (close its database, send its engine record), reaps
+// it and fills in the outcome.
+void finish_child(const Flags& flags, Child* c) {
+  if (c->pid > 0 && !c->reaped) ::kill(c->pid, SIGCONT);
+  close_fd(&c->command_fd);  // a child still waiting for a turn ends its run
+  // Every record, even when the child had already exited during the run.
+  while (c->result_fd >= 0 && !c->eof) read_step(c);
+  close_fd(&c->result_fd);
+  while (c->pid > 0 && !c->reaped) {
+    int status = 0;
+    const pid_t r = ::waitpid(c->pid, &status, 0);
+    if (r < 0 && errno == EINTR) continue;
+    c->reaped = true;
+    c->status = r < 0 ? 0 : status;
+  }
+  EngineResult* result = &c->result;
+  if (c->pid > 0 && WIFSIGNALED(c->status)) {
     result->ok = false;
-    result->error = std::string("child killed by signal ") + std::to_string(WTERMSIG(status)) + " (" +
-                    strsignal(WTERMSIG(status)) + ")";
-    std::fprintf(stderr, "ERROR: %s: %s\n", info.name, result->error.c_str());
-  } else if (!got_engine_record) {
+    result->error = std::string("child killed by signal ") + std::to_string(WTERMSIG(c->status)) + " (" +
+                    strsignal(WTERMSIG(c->status)) + ")";
+    std::fprintf(stderr, "ERROR: %s: %s\n", c->info->name, result->error.c_str());
+  } else if (!c->got_engine_record) {
     result->ok = false;
     if (result->error.empty()) result->error = "child exited without reporting";
-  } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+  } else if (WIFEXITED(c->status) && WEXITSTATUS(c->status) != 0) {
     result->ok = false;
   }
-  result->name = info.name;
+  result->name = c->info->name;
   finish_summary(flags, result);
+}
+
+// Interleaved: every engine's child is started, then the workloads run step
+// by step, each engine in turn. Only the engine whose turn it is runs: the
+// others are stopped (SIGSTOP) with their background flushes and compactions,
+// and the file system is synced after every turn (untimed), so no engine is
+// measured while another one's threads or dirty pages use the machine.
+void run_interleaved(const Flags& flags, const std::string& db, std::vector<Child>* children) {
+  // A started child waits for its first turn before it opens its database.
+  for (Child& c : *children) start_child(flags, db + "/" + c.info->name, /*interleaved=*/true, children, &c);
+  const int dir_fd = ::open(db.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  for (size_t step = 0; step < flags.benchmarks.size(); ++step) {
+    for (Child& c : *children) {
+      if (c.ended) continue;
+      ::kill(c.pid, SIGCONT);
+      const char go = 'g';
+      if (::write(c.command_fd, &go, 1) != 1) {  // the child is gone; finish_child says why
+        c.ended = true;
+        continue;
+      }
+      read_step(&c);
+      if (children->size() > 1 && !c.ended) {
+        ::kill(c.pid, SIGSTOP);
+        if (!wait_stopped_or_exited(&c)) c.ended = true;
+      }
+      if (dir_fd >= 0) ::syncfs(dir_fd);
+      std::printf("\n");
+      std::fflush(stdout);
+    }
+  }
+  if (dir_fd >= 0) ::close(dir_fd);
+  for (Child& c : *children) finish_child(flags, &c);
+}
+
+// Sequential: each engine's child runs the whole list, one after another.
+void run_sequential(const Flags& flags, const std::string& db, std::vector<Child>* children) {
+  for (Child& c : *children) {
+    start_child(flags, db + "/" + c.info->name, /*interleaved=*/false, children, &c);
+    finish_child(flags, &c);
+    std::printf("\n");
+    std::fflush(stdout);
+  }
 }
 
 bool write_file(const std::string& path, const std::string& text) {
@@ -218,15 +347,19 @@ int real_main(int argc, char** argv) {
   const RunInfo info = machine_info(argc, argv, db);
   print_header(flags, info);
 
+  std::signal(SIGPIPE, SIG_IGN);  // a dead child's command pipe: write() fails instead
+  std::vector<Child> children(engines.size());
+  for (size_t i = 0; i < engines.size(); ++i) children[i].info = engines[i];
+  if (flags.interleave) {
+    run_interleaved(flags, db, &children);
+  } else {
+    run_sequential(flags, db, &children);
+  }
   std::vector<EngineResult> results;
   bool all_ok = true;
-  for (const EngineInfo* e : engines) {
-    EngineResult result;
-    run_child(flags, *e, db + "/" + e->name, &result);
-    if (!result.ok) all_ok = false;
-    results.push_back(std::move(result));
-    std::printf("\n");
-    std::fflush(stdout);
+  for (Child& c : children) {
+    if (!c.result.ok) all_ok = false;
+    results.push_back(std::move(c.result));
   }
 
   for (const EngineResult& r : results) {

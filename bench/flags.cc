@@ -143,6 +143,8 @@ std::string usage() {
          "  --sync=0|1             fsync every write (0)\n"
          "  --histogram=0|1        print latency percentiles (0)\n"
          "  --statistics=0|1       rocksdb keeps its Statistics: block cache hit rate reported (0)\n"
+         "  --interleave=0|1       run the engines workload by workload, the others paused (1), or\n"
+         "                         each engine through the whole list in turn (0)\n"
          "  --db=DIR               parent directory; each engine uses DIR/<engine>\n"
          "                         (default: a fresh /tmp/lightning_bench.XXXXXX, removed at exit)\n"
          "  --use_existing_db=0|1  reuse DIR/<engine>; fill workloads are skipped (0)\n"
@@ -238,6 +240,8 @@ bool parse_flags(int argc, char** argv, Flags* flags, bool* help, std::string* e
       ok = parse_bool(name, value, &flags->histogram, error);
     } else if (name == "statistics") {
       ok = parse_bool(name, value, &flags->statistics, error);
+    } else if (name == "interleave") {
+      ok = parse_bool(name, value, &flags->interleave, error);
     } else if (name == "db") {
       flags->db = value;
     } else if (name == "use_existing_db") {

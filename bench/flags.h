@@ -43,6 +43,9 @@ struct Flags {
   bool sync = false;
   bool histogram = false;
   bool statistics = false;  // RocksDB keeps Statistics (block cache hit rate)
+  // Engines take turns workload by workload, the others stopped (SIGSTOP)
+  // meanwhile; false: each engine runs the whole list in turn.
+  bool interleave = true;
   std::string db;  // empty: a fresh directory under /tmp
   bool use_existing_db = false;
   uint64_t seed = 301;

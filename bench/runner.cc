@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -167,8 +168,12 @@ void disk_usage(const std::string& dir, int64_t* used, int64_t* allocated) {
 
 class EngineRun {
  public:
-  EngineRun(const Flags& flags, std::unique_ptr<Engine> engine, std::string dir, int result_fd)
-      : flags_(flags), engine_(std::move(engine)), dir_(std::move(dir)), result_fd_(result_fd) {}
+  EngineRun(const Flags& flags, std::unique_ptr<Engine> engine, std::string dir, int result_fd, int command_fd)
+      : flags_(flags),
+        engine_(std::move(engine)),
+        dir_(std::move(dir)),
+        result_fd_(result_fd),
+        command_fd_(command_fd) {}
 
   int run();
 
@@ -221,11 +226,16 @@ class EngineRun {
   // *histogram_text gets db_bench's latency block (printed with --histogram).
   WorkloadResult run_workload(size_t ordinal, const std::string& name, std::string* histogram_text);
   void send(const std::string& record);
+  // Interleaved runs: blocks until the parent gives this engine its next
+  // step (one byte on command_fd_). False (the run failed) if the parent
+  // closed the pipe instead. Sequential runs (command_fd_ < 0): true.
+  bool wait_for_turn();
 
   const Flags& flags_;
   std::unique_ptr<Engine> engine_;
   const std::string dir_;
   const int result_fd_;
+  const int command_fd_;
 
   EngineConfig config_;
   std::string value_source_;
@@ -959,11 +969,23 @@ WorkloadResult EngineRun::run_workload(size_t ordinal, const std::string& name, 
   return result;
 }
 
+bool EngineRun::wait_for_turn() {
+  if (command_fd_ < 0) return true;
+  char c;
+  for (;;) {
+    const ssize_t n = ::read(command_fd_, &c, 1);
+    if (n == 1) return true;
+    if (n < 0 && errno == EINTR) continue;
+    fail("the parent ended the run before this engine's turn");
+    return false;
+  }
+}
+
 int EngineRun::run() {
-  const Clock::time_point start = Clock::now();
   EngineResult summary;
   summary.name = engine_->name();
   summary.version = engine_->version();
+  double active_seconds = 0;  // this engine's own steps (not the waits for its turn)
 
   config_.path = dir_;
   config_.num = flags_.num;
@@ -980,30 +1002,41 @@ int EngineRun::run() {
   tracking_ = !flags_.use_existing_db && (engine_->capabilities() & kCapStoresNothing) == 0;
   if (flags_.use_existing_db) max_epoch_ = UINT32_MAX;
 
-  std::printf("=== %s %s (%s) ===\n", summary.name.c_str(), summary.version.c_str(), dir_.c_str());
-  std::fflush(stdout);
-  if (open_db(/*fresh=*/!flags_.use_existing_db)) {
-    summary.settings = engine_->settings();
-    for (const std::string& s : summary.settings) std::printf("  %s\n", s.c_str());
-    std::fflush(stdout);
-    for (size_t i = 0; i < flags_.benchmarks.size() && !failed(); ++i) {
-      std::string histogram_text;
-      const WorkloadResult w = run_workload(i, flags_.benchmarks[i], &histogram_text);
-      if (failed()) break;
-      std::fputs(format_db_bench_line(w).c_str(), stdout);
-      std::fputs(format_stats_line(w).c_str(), stdout);
-      if (flags_.histogram && !w.skipped) std::fputs(histogram_text.c_str(), stdout);
+  // Interleaved (command_fd_ >= 0): every step, the open included, starts
+  // when the parent says so, and the step's lines are printed under the
+  // engine's name, since the engines' lines alternate on the shared stdout.
+  for (size_t i = 0; i < flags_.benchmarks.size() && !failed(); ++i) {
+    if (!wait_for_turn()) break;
+    const Clock::time_point step_start = Clock::now();
+    if (i == 0) {
+      std::printf("=== %s %s (%s) ===\n", summary.name.c_str(), summary.version.c_str(), dir_.c_str());
       std::fflush(stdout);
-      send(encode_workload(w));
+      if (!open_db(/*fresh=*/!flags_.use_existing_db)) break;
+      summary.settings = engine_->settings();
+      for (const std::string& s : summary.settings) std::printf("  %s\n", s.c_str());
+    } else if (command_fd_ >= 0) {
+      std::printf("=== %s ===\n", summary.name.c_str());
     }
+    std::fflush(stdout);
+    std::string histogram_text;
+    const WorkloadResult w = run_workload(i, flags_.benchmarks[i], &histogram_text);
+    if (failed()) break;
+    std::fputs(format_db_bench_line(w).c_str(), stdout);
+    std::fputs(format_stats_line(w).c_str(), stdout);
+    if (flags_.histogram && !w.skipped) std::fputs(histogram_text.c_str(), stdout);
+    std::fflush(stdout);
+    active_seconds += std::chrono::duration<double>(Clock::now() - step_start).count();
+    send(encode_workload(w));
   }
+  const Clock::time_point close_start = Clock::now();
   close_db();
+  active_seconds += std::chrono::duration<double>(Clock::now() - close_start).count();
   summary.ok = !failed();
   summary.error = error_;
   if (!summary.ok) std::fprintf(stderr, "ERROR: %s: %s\n", summary.name.c_str(), error_.c_str());
   struct rusage usage;
   if (::getrusage(RUSAGE_SELF, &usage) == 0) summary.peak_rss_kb = usage.ru_maxrss;  // KiB on Linux
-  summary.total_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  summary.total_seconds = active_seconds;
   send(encode_engine(summary));
   std::fflush(stdout);
   std::fflush(stderr);
@@ -1012,8 +1045,8 @@ int EngineRun::run() {
 
 }  // namespace
 
-int run_engine(const Flags& flags, const EngineInfo& info, const std::string& dir, int result_fd) {
-  EngineRun run(flags, info.make(), dir, result_fd);
+int run_engine(const Flags& flags, const EngineInfo& info, const std::string& dir, int result_fd, int command_fd) {
+  EngineRun run(flags, info.make(), dir, result_fd, command_fd);
   return run.run();
 }
 
