@@ -256,6 +256,70 @@ TEST(SkipListTest, RandomAgainstModel) {
   }
 }
 
+// insert() skips its search when a key falls right after the previous one
+// (sequential fills, sorted batches). Runs going up (the fast path), down,
+// into the gap after the last key, before it, and at random, interleaved:
+// every link at every level must still be right, which seeks (they descend
+// from the top level) and prev() (a search from the head) check.
+TEST(SkipListTest, SequentialRunsAndGapsAgainstModel) {
+  Arena arena;
+  U64List list(U64Comparator(), &arena);
+  std::set<uint64_t> model;
+  std::mt19937_64 rng(7);
+  const auto add = [&](uint64_t k) {
+    if (model.insert(k).second) list.insert(k);
+  };
+  uint64_t base = 1u << 20;
+  for (int round = 0; round < 60; round++) {
+    const uint64_t run = 1 + rng() % 200;
+    switch (round % 5) {
+      case 0:  // ascending with gaps: mostly the fast path
+        for (uint64_t i = 0; i < run; i++) add(base + 3 * i);
+        break;
+      case 1:  // fill the gaps left behind the last key, ascending
+        for (uint64_t i = 0; i < run; i++) add(base + 3 * i + 1);
+        break;
+      case 2:  // descending: never the fast path
+        for (uint64_t i = run; i > 0; i--) add(base + 3 * i + 2);
+        break;
+      case 3:  // random over everything so far and beyond
+        for (uint64_t i = 0; i < run; i++) add(rng() % (base + 1000));
+        break;
+      case 4:  // far below, then ascending again from there
+        for (uint64_t i = 0; i < run; i++) add(rng() % 1000 + 1000 * static_cast<uint64_t>(round) + i);
+        break;
+    }
+    base += 3 * run + 7;
+  }
+  U64List::Iterator it(&list);
+  it.seek_to_first();
+  for (uint64_t k : model) {
+    ASSERT_TRUE(it.valid());
+    ASSERT_EQ(it.key(), k);
+    it.next();
+  }
+  EXPECT_FALSE(it.valid());
+  for (uint64_t k : model) {
+    ASSERT_TRUE(list.contains(k)) << k;
+    it.seek(k);
+    ASSERT_TRUE(it.valid());
+    ASSERT_EQ(it.key(), k);
+    it.seek(k + 1);
+    const auto next = model.upper_bound(k);
+    ASSERT_EQ(it.valid(), next != model.end());
+    if (it.valid()) {
+      ASSERT_EQ(it.key(), *next);
+    }
+  }
+  it.seek_to_last();
+  for (auto r = model.rbegin(); r != model.rend(); ++r) {
+    ASSERT_TRUE(it.valid());
+    ASSERT_EQ(it.key(), *r);
+    it.prev();
+  }
+  EXPECT_FALSE(it.valid());
+}
+
 // One writer inserts while readers scan. Each key carries its insertion index
 // in its low bits, so a reader can tell which keys must already be visible.
 TEST(SkipListTest, ConcurrentReadersWithOneWriter) {

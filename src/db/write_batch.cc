@@ -1,6 +1,9 @@
 // Copyright (c) Lightning authors. MIT License.
 #include "lightning/write_batch.h"
 
+#include <algorithm>
+#include <cstring>
+
 #include "db/write_batch_internal.h"
 #include "lightning/options.h"
 #include "memtable/memtable.h"
@@ -37,6 +40,30 @@ void WriteBatch::clear() {
 
 uint32_t WriteBatch::count() const { return WriteBatchInternal::count(*this); }
 
+namespace {
+
+// Appends one record (tag, key, and the value unless it is null) with a
+// single size change: the rep grows at least geometrically and the bytes are
+// encoded in place, instead of several appends each checking capacity.
+void AppendRecord(std::string* rep, char tag, const Slice& key, const Slice* value) {
+  const size_t old = rep->size();
+  size_t add = 1 + static_cast<size_t>(VarintLength(key.size())) + key.size();
+  if (value != nullptr) add += static_cast<size_t>(VarintLength(value->size())) + value->size();
+  if (rep->capacity() < old + add) rep->reserve(std::max(old + add, 2 * rep->capacity()));
+  rep->resize(old + add);
+  char* p = &(*rep)[old];
+  *p++ = tag;
+  p = EncodeVarint32(p, static_cast<uint32_t>(key.size()));
+  if (!key.empty()) std::memcpy(p, key.data(), key.size());
+  p += key.size();
+  if (value != nullptr) {
+    p = EncodeVarint32(p, static_cast<uint32_t>(value->size()));
+    if (!value->empty()) std::memcpy(p, value->data(), value->size());
+  }
+}
+
+}  // namespace
+
 Status WriteBatch::put(const Slice& key, const Slice& value) {
   Status s = CheckKeyValue(key, value);
   if (!s.ok()) return s;
@@ -44,9 +71,7 @@ Status WriteBatch::put(const Slice& key, const Slice& value) {
     return Status::InvalidArgument("write batch too large", "the limit is 1 GiB");
   }
   WriteBatchInternal::set_count(this, count() + 1);
-  rep_.push_back(static_cast<char>(kTypeValue));
-  PutLengthPrefixedSlice(&rep_, key);
-  PutLengthPrefixedSlice(&rep_, value);
+  AppendRecord(&rep_, static_cast<char>(kTypeValue), key, &value);
   return Status::OK();
 }
 
@@ -57,8 +82,7 @@ Status WriteBatch::remove(const Slice& key) {
     return Status::InvalidArgument("write batch too large", "the limit is 1 GiB");
   }
   WriteBatchInternal::set_count(this, count() + 1);
-  rep_.push_back(static_cast<char>(kTypeDeletion));
-  PutLengthPrefixedSlice(&rep_, key);
+  AppendRecord(&rep_, static_cast<char>(kTypeDeletion), key, nullptr);
   return Status::OK();
 }
 

@@ -121,6 +121,13 @@ class SkipList {
   Node* const head_;
   std::atomic<int> max_height_;
   uint64_t rng_state_;  // writer-only: touched by insert() alone
+  // Writer-only, like rng_state_: the last inserted node and, per level, the
+  // last node at or before it (head_ above every node's height). When the
+  // next key falls right after last_ (sequential fills, a sorted batch) this
+  // is already that key's predecessor array and insert() skips the search.
+  Node* last_ = nullptr;
+  Node* splice_[kMaxHeight];
+  bool try_splice_ = false;  // the previous key landed right after its predecessor
 };
 
 // A node is the key followed in the same allocation by `height` atomic
@@ -163,7 +170,9 @@ SkipList<Key, Comparator>::SkipList(Comparator cmp, Arena* arena)
       arena_(arena),
       head_(new_node(Key(), kMaxHeight)),
       max_height_(1),
-      rng_state_(0x9E3779B97F4A7C15ull) {}
+      rng_state_(0x9E3779B97F4A7C15ull) {
+  for (Node*& n : splice_) n = head_;
+}
 
 template <typename Key, class Comparator>
 int SkipList<Key, Comparator>::random_height() {
@@ -244,9 +253,20 @@ typename SkipList<Key, Comparator>::Node* SkipList<Key, Comparator>::find_last()
 
 template <typename Key, class Comparator>
 void SkipList<Key, Comparator>::insert(const Key& key) {
-  Node* prev[kMaxHeight];
-  Node* x = find_greater_or_equal(key, prev);
-  assert(x == nullptr || compare_(x->key, key) != 0);
+  Node** const prev = splice_;
+  Node* x;
+  // No node lies between last_ and key at level 0, hence at no level: the
+  // last node <= last_ at each level (splice_) is also the last one < key.
+  // Tried only while keys keep landing right after the previous one, so
+  // random inserts don't pay the two extra comparisons.
+  if (try_splice_ && compare_(last_->key, key) < 0 &&
+      ((x = last_->next_relaxed(0)) == nullptr || compare_(key, x->key) < 0)) {
+    // prev (= splice_) is already right.
+  } else {
+    x = find_greater_or_equal(key, prev);
+    assert(x == nullptr || compare_(x->key, key) != 0);
+    try_splice_ = last_ != nullptr && prev[0] == last_;
+  }
   (void)x;
 
   const int height = random_height();
@@ -264,7 +284,9 @@ void SkipList<Key, Comparator>::insert(const Key& key) {
     // into prev[i] is what publishes x (and, with it, x's links and key).
     x->set_next_relaxed(i, prev[i]->next_relaxed(i));
     prev[i]->set_next(i, x);
+    prev[i] = x;  // splice_ for the next insert; levels >= height keep theirs
   }
+  last_ = x;
 }
 
 template <typename Key, class Comparator>
