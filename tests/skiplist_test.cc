@@ -88,6 +88,26 @@ struct U64Comparator {
 };
 using U64List = SkipList<uint64_t, U64Comparator>;
 
+// Forward and backward scans of list match the model exactly.
+void ExpectScansMatch(const U64List& list, const std::set<uint64_t>& model) {
+  U64List::Iterator it(&list);
+  it.seek_to_first();
+  for (uint64_t k : model) {
+    ASSERT_TRUE(it.valid());
+    ASSERT_EQ(it.key(), k);
+    it.next();
+  }
+  EXPECT_FALSE(it.valid());
+
+  it.seek_to_last();
+  for (auto r = model.rbegin(); r != model.rend(); ++r) {
+    ASSERT_TRUE(it.valid());
+    ASSERT_EQ(it.key(), *r);
+    it.prev();
+  }
+  EXPECT_FALSE(it.valid());
+}
+
 TEST(SkipListTest, Empty) {
   Arena arena;
   U64List list(U64Comparator(), &arena);
@@ -194,23 +214,8 @@ TEST(SkipListTest, RandomAgainstModel) {
     EXPECT_EQ(list.contains(k), model.count(k) == 1) << k;
   }
 
-  // Forward and backward scans match the model exactly.
+  ExpectScansMatch(list, model);
   U64List::Iterator it(&list);
-  it.seek_to_first();
-  for (uint64_t k : model) {
-    ASSERT_TRUE(it.valid());
-    ASSERT_EQ(it.key(), k);
-    it.next();
-  }
-  EXPECT_FALSE(it.valid());
-
-  it.seek_to_last();
-  for (auto r = model.rbegin(); r != model.rend(); ++r) {
-    ASSERT_TRUE(it.valid());
-    ASSERT_EQ(it.key(), *r);
-    it.prev();
-  }
-  EXPECT_FALSE(it.valid());
 
   // Random seeks, then a few steps in each direction.
   for (int i = 0; i < 2000; i++) {
@@ -291,14 +296,8 @@ TEST(SkipListTest, SequentialRunsAndGapsAgainstModel) {
     }
     base += 3 * run + 7;
   }
+  ExpectScansMatch(list, model);
   U64List::Iterator it(&list);
-  it.seek_to_first();
-  for (uint64_t k : model) {
-    ASSERT_TRUE(it.valid());
-    ASSERT_EQ(it.key(), k);
-    it.next();
-  }
-  EXPECT_FALSE(it.valid());
   for (uint64_t k : model) {
     ASSERT_TRUE(list.contains(k)) << k;
     it.seek(k);
@@ -311,13 +310,6 @@ TEST(SkipListTest, SequentialRunsAndGapsAgainstModel) {
       ASSERT_EQ(it.key(), *next);
     }
   }
-  it.seek_to_last();
-  for (auto r = model.rbegin(); r != model.rend(); ++r) {
-    ASSERT_TRUE(it.valid());
-    ASSERT_EQ(it.key(), *r);
-    it.prev();
-  }
-  EXPECT_FALSE(it.valid());
 }
 
 // One writer inserts while readers scan. Each key carries its insertion index
@@ -426,15 +418,7 @@ TEST(SkipListTest, ConcurrentReadersWithOneWriter) {
   EXPECT_GE(total_passes.load(), static_cast<uint64_t>(kReaders));
 
   // Final single-threaded check: everything is there, in order.
-  U64List::Iterator it(&list);
-  std::set<uint64_t> model(keys.begin(), keys.end());
-  it.seek_to_first();
-  for (uint64_t k : model) {
-    ASSERT_TRUE(it.valid());
-    ASSERT_EQ(it.key(), k);
-    it.next();
-  }
-  EXPECT_FALSE(it.valid());
+  ExpectScansMatch(list, std::set<uint64_t>(keys.begin(), keys.end()));
 }
 
 }  // namespace
