@@ -119,6 +119,56 @@ TEST_P(BlockTest, RandomKeysMatchModel) {
   CheckIterator(it.get(), model, &rnd);
 }
 
+// prev() decodes a restart interval once and steps back through it; next()
+// after prev() steps forward through the same decoded entries: random walks
+// with frequent turns (by next()/prev() and by next_entry()/prev_entry()),
+// from random seeks, checked at every step against the model.
+TEST_P(BlockTest, RandomWalksWithTurnsMatchModel) {
+  const uint64_t seed = test::RandomSeed();
+  SCOPED_TRACE("seed=" + std::to_string(seed));
+  test::Random rnd(seed);
+  const size_t block_bytes = std::get<1>(GetParam());
+  Model model(ModelLess{Icmp()});
+  size_t bytes = 0;
+  while (bytes < block_bytes) {
+    std::string k = RandomIKey(&rnd);
+    std::string v = rnd.random_bytes(rnd.uniform(rnd.one_in(8) ? 200 : 20));
+    bytes += k.size() + v.size() + 3;
+    model[std::move(k)] = std::move(v);
+  }
+  std::unique_ptr<Block> block = RoundTrip(model);
+  std::unique_ptr<InternalIterator> it = block->new_iterator(Icmp());
+  std::vector<std::pair<std::string, std::string>> entries(model.begin(), model.end());
+  for (int walk = 0; walk < 100; ++walk) {
+    size_t pos = rnd.uniform(entries.size());
+    it->seek(entries[pos].first);
+    for (int step = 0; step < 200; ++step) {
+      const std::string at = "walk " + std::to_string(walk) + " step " + std::to_string(step);
+      ASSERT_TRUE(it->status().ok()) << at << ": " << it->status().ToString();
+      ASSERT_EQ(it->valid(), pos < entries.size()) << at;
+      if (pos >= entries.size()) break;
+      ASSERT_EQ(it->key().ToString(), entries[pos].first) << at;
+      ASSERT_EQ(it->value().ToString(), entries[pos].second) << at;
+      // Runs of one direction (mostly back on odd walks), with turns.
+      const bool forward = (walk % 2 == 0) ? !rnd.one_in(3) : rnd.one_in(3);
+      if (rnd.one_in(2)) {
+        Slice key, value;
+        const bool got = forward ? it->next_entry(&key, &value) : it->prev_entry(&key, &value);
+        ASSERT_EQ(got, it->valid()) << at;
+        if (got) {
+          ASSERT_EQ(key.ToString(), it->key().ToString()) << at;
+          ASSERT_EQ(value.ToString(), it->value().ToString()) << at;
+        }
+      } else if (forward) {
+        it->next();
+      } else {
+        it->prev();
+      }
+      pos = forward ? pos + 1 : (pos == 0 ? entries.size() : pos - 1);
+    }
+  }
+}
+
 TEST_P(BlockTest, EmptySingleAndHuge) {
   const uint64_t seed = test::RandomSeed();
   SCOPED_TRACE("seed=" + std::to_string(seed));

@@ -244,16 +244,26 @@ TEST_P(BTreeModelTest, RandomWalksAcrossLeavesMatchTheModel) {
       ASSERT_EQ(it->value().ToString(), m->second) << m->first;
       // Mostly forward in runs, with frequent turns.
       const bool forward = (walk % 2 == 0) ? !rnd.one_in(4) : rnd.one_in(4);
+      // Every other walk steps with next_entry() / prev_entry(), whose answer
+      // must be the entry the iterator is then at.
+      const bool entry_steps = walk % 4 >= 2;
+      Slice key, value;
+      bool got = false;
       if (forward) {
-        it->next();
+        got = entry_steps ? it->next_entry(&key, &value) : (it->next(), it->valid());
         ++m;
       } else {
-        it->prev();
+        got = entry_steps ? it->prev_entry(&key, &value) : (it->prev(), it->valid());
         if (m == model_.begin()) {
           m = model_.end();
         } else {
           --m;
         }
+      }
+      ASSERT_EQ(got, it->valid());
+      if (entry_steps && got) {
+        ASSERT_EQ(key.ToString(), it->key().ToString());
+        ASSERT_EQ(value.ToString(), it->value().ToString());
       }
     }
   }

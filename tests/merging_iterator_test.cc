@@ -94,21 +94,35 @@ void ExpectAt(InternalIterator* it, const Model& model, size_t pos, const std::s
 // model still holds its entries), it may instead become !valid() with a
 // non-OK status; then the walk goes on with a seek. It may never be valid
 // anywhere the model disagrees: that is how a silently skipped source shows.
-// *errors counts such stops.
+// *errors counts such stops. Half the steps are next_entry() / prev_entry(),
+// whose answer must be the entry the iterator is then at.
 void RandomWalk(InternalIterator* it, const Model& model, const std::vector<std::string>& targets, Random* rnd,
                 int steps, bool errors_allowed, int* errors) {
   size_t pos = kNone;
   for (int step = 0; step < steps; step++) {
     std::string what = "step " + std::to_string(step) + ": ";
     const uint64_t r = rnd->uniform(100);
-    if (pos != kNone && r < 35) {
-      what += "next";
-      it->next();
-      pos = model.next(pos);
-    } else if (pos != kNone && r < 70) {
-      what += "prev";
-      it->prev();
-      pos = model.prev(pos);
+    if (pos != kNone && r < 70) {
+      const bool forward = r < 35;
+      what += forward ? "next" : "prev";
+      pos = forward ? model.next(pos) : model.prev(pos);
+      if (rnd->one_in(2)) {
+        what += "_entry";
+        Slice key("unset"), value("unset");
+        const bool got = forward ? it->next_entry(&key, &value) : it->prev_entry(&key, &value);
+        ASSERT_EQ(got, it->valid()) << what;
+        if (got) {
+          ASSERT_EQ(Hex(key), Hex(it->key())) << what;
+          ASSERT_EQ(value.ToString(), it->value().ToString()) << what;
+        } else {
+          ASSERT_EQ(key.ToString(), "unset") << what;
+          ASSERT_EQ(value.ToString(), "unset") << what;
+        }
+      } else if (forward) {
+        it->next();
+      } else {
+        it->prev();
+      }
     } else {
       const std::string& t = targets[rnd->uniform(targets.size())];
       switch (rnd->uniform(4)) {

@@ -8,6 +8,7 @@
 #include "btree/node.h"
 #include "lightning/comparator.h"
 #include "util/coding.h"
+#include "util/small_bytes.h"
 
 namespace lightning {
 namespace btree {
@@ -213,6 +214,16 @@ class TreeIterator final : public InternalIterator {
       step_leaf(false);
     }
   }
+  // next() / prev() with the entry handed back in the same call; within a
+  // leaf the step and the entry's decoding are inlined here.
+  bool next_entry(Slice* key, Slice* value) override {
+    next();
+    return entry(key, value);
+  }
+  bool prev_entry(Slice* key, Slice* value) override {
+    prev();
+    return entry(key, value);
+  }
 
  private:
   enum class Mode { kFirst, kLast, kSeek };
@@ -221,6 +232,13 @@ class TreeIterator final : public InternalIterator {
     NodeReader node;
     uint32_t index = 0;
   };
+
+  bool entry(Slice* key, Slice* value) const {
+    if (!valid_) return false;
+    *key = Slice(key_.data(), key_size_);
+    *value = value_;
+    return true;
+  }
 
   void fail(const Status& s) {
     status_ = s;
@@ -332,10 +350,10 @@ class TreeIterator final : public InternalIterator {
   void set_suffix(const Slice& suffix) {
     key_size_ = prefix_size_ + suffix.size();
     key_.reserve(key_size_, prefix_size_);
-    if (!suffix.empty()) std::memcpy(key_.data() + prefix_size_, suffix.data(), suffix.size());
+    MoveSmallBytes(key_.data() + prefix_size_, suffix.data(), suffix.size());
   }
 
-  void load() {
+  LIGHTNING_ALWAYS_INLINE void load() {
     Level& leaf = path_.back();
     Slice suffix;
     // The common case, an intact entry with an inline value, in one pass.

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "util/coding.h"
+#include "util/small_bytes.h"
 
 namespace lightning {
 namespace btree {
@@ -273,7 +274,8 @@ int NodeReader::compare_bytewise(uint32_t i, const Slice& target, int prefix_ord
     // against target's then rests on prefix_order, or on the suffix.
     if (prefix_order != 0) return prefix_order;
     const size_t rest = target.size() - 8 - prefix_size;  // prefix_order == 0: the prefix fits
-    const int r = CompareBytes(suffix, n - 8, target.data() + prefix_size, rest);
+    // Both user-key parts are followed by their 8-byte tags.
+    const int r = ComparePaddedBytes(suffix, n - 8, target.data() + prefix_size, rest);
     if (r != 0) return r;
     tag = DecodeFixed64(suffix + n - 8);
   } else {

@@ -18,6 +18,7 @@
 #include "util/iterator.h"
 #include "util/merging_iterator.h"
 #include "util/no_throw.h"
+#include "util/small_bytes.h"
 
 namespace lightning {
 
@@ -65,7 +66,7 @@ class Buffer {
   // any storage it could be in is replaced.
   void copy_with_room(const Slice& src, size_t n) {
     if (n <= kInline) {
-      if (!src.empty()) std::memmove(inline_, src.data(), src.size());
+      MoveSmallBytes(inline_, src.data(), src.size());
       data_ = inline_;
     } else if (heap_.size() < n || heap_.size() > n + kKeepLimit) {
       std::string fresh(n, '\0');
@@ -165,12 +166,17 @@ class DBIter final : public Iterator {
         } else {
           iter_->seek_to_first();
         }
+        find_next_user_entry(true);
       } else {
         // iter_ is at key()'s visible entry: skip the rest of that key.
         saved_key_.assign(key_);
-        iter_->next();
+        Slice internal_key, value;
+        if (iter_->next_entry(&internal_key, &value)) {
+          scan_forward(internal_key, value, true);
+        } else {
+          invalidate();  // the end, or an error: status() reports iter_'s
+        }
       }
-      find_next_user_entry(true);
     });
   }
 
@@ -182,15 +188,15 @@ class DBIter final : public Iterator {
         // key() (newer, invisible versions included), then use the reverse
         // scan.
         saved_key_.assign(key_);
+        Slice internal_key, value;
         for (;;) {
-          iter_->prev();
-          if (!iter_->valid()) {
+          if (!iter_->prev_entry(&internal_key, &value)) {
             // The front, or an error (status() reports it).
             invalidate();
             return;
           }
           ParsedInternalKey ikey;
-          if (!parse(&ikey)) return;
+          if (!parse(internal_key, &ikey)) return;
           if (user_compare(ikey.user_key, saved_key_.slice()) < 0) break;
         }
         direction_ = kReverse;
@@ -214,7 +220,9 @@ class DBIter final : public Iterator {
   }
 
   // The user comparator, without the virtual call for the bytewise one.
-  int user_compare(const Slice& a, const Slice& b) const { return bytewise_ ? a.compare(b) : ucmp_->compare(a, b); }
+  int user_compare(const Slice& a, const Slice& b) const {
+    return bytewise_ ? CompareSmallBytes(a.data(), a.size(), b.data(), b.size()) : ucmp_->compare(a, b);
+  }
 
   void restart(Direction direction) {
     status_ = Status::OK();
@@ -237,10 +245,11 @@ class DBIter final : public Iterator {
     invalidate();
   }
 
-  // Parses iter_'s current key; a malformed one stops the iteration with
-  // Corruption (it must not be shown, and what it hides is unknown).
-  bool parse(ParsedInternalKey* ikey) {
-    if (ParseInternalKey(iter_->key(), ikey)) return true;
+  // Parses internal_key (iter_'s current key); a malformed one stops the
+  // iteration with Corruption (it must not be shown, and what it hides is
+  // unknown).
+  bool parse(const Slice& internal_key, ParsedInternalKey* ikey) {
+    if (ParseInternalKey(internal_key, ikey)) return true;
     fail(Status::Corruption("database iterator: malformed internal key"));
     return false;
   }
@@ -249,10 +258,20 @@ class DBIter final : public Iterator {
   // sequence_ that is a value, belongs to a key not hidden by a newer
   // tombstone, and (when skipping) has a user key above saved_key_.
   void find_next_user_entry(bool skipping) {
+    if (iter_->valid()) {
+      scan_forward(iter_->key(), iter_->value(), skipping);
+    } else {
+      invalidate();  // the end, or an error: status() reports iter_'s
+    }
+  }
+
+  // find_next_user_entry() from iter_'s current entry, internal_key and
+  // value: each further entry is read with one call (next_entry()).
+  LIGHTNING_ALWAYS_INLINE void scan_forward(Slice internal_key, Slice value, bool skipping) {
     assert(direction_ == kForward);
-    while (iter_->valid()) {
+    do {
       ParsedInternalKey ikey;
-      if (!parse(&ikey)) return;
+      if (!parse(internal_key, &ikey)) return;
       if (ikey.sequence <= sequence_) {
         if (skipping && user_compare(ikey.user_key, saved_key_.slice()) <= 0) {
           // An older version of a key already shown or deleted.
@@ -263,12 +282,11 @@ class DBIter final : public Iterator {
         } else {
           valid_ = true;
           key_ = ikey.user_key;
-          value_ = iter_->value();
+          value_ = value;
           return;
         }
       }
-      iter_->next();
-    }
+    } while (iter_->next_entry(&internal_key, &value));
     // The end, or an error: status() reports iter_'s.
     invalidate();
   }
@@ -277,12 +295,18 @@ class DBIter final : public Iterator {
   // / saved_value_ the newest visible version of the key being passed, until
   // it reaches an older key with that version being a value: iter_ then sits
   // just before the entries of the key found.
-  void find_prev_user_entry() {
+  LIGHTNING_ALWAYS_INLINE void find_prev_user_entry() {
     direction_ = kReverse;
     ValueType value_type = kTypeDeletion;  // of the newest visible version of saved_key_
-    while (iter_->valid()) {
+    Slice internal_key, value;
+    bool positioned = iter_->valid();
+    if (positioned) {
+      internal_key = iter_->key();
+      value = iter_->value();
+    }
+    while (positioned) {
       ParsedInternalKey ikey;
-      if (!parse(&ikey)) return;
+      if (!parse(internal_key, &ikey)) return;
       if (ikey.sequence <= sequence_) {
         if (value_type != kTypeDeletion && user_compare(ikey.user_key, saved_key_.slice()) < 0) {
           break;  // saved_key_ is complete: every version of it was passed
@@ -297,15 +321,15 @@ class DBIter final : public Iterator {
           // A value that stays put (in a mapped tree page) is kept by
           // reference: no copy per reverse step.
           if (iter_->value_pinned()) {
-            pinned_value_ = iter_->value();
+            pinned_value_ = value;
             has_pinned_value_ = true;
           } else {
-            saved_value_.assign(iter_->value());
+            saved_value_.assign(value);
             has_pinned_value_ = false;
           }
         }
       }
-      iter_->prev();
+      positioned = iter_->prev_entry(&internal_key, &value);
     }
     if (!iter_->valid() && !iter_->status().ok()) {
       // Stopped by an error: newer versions of saved_key_ may be unseen.

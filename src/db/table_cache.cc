@@ -29,6 +29,8 @@ class PinnedTableIterator final : public InternalIterator {
   void seek_for_prev(const Slice& target) override { it_->seek_for_prev(target); }
   void next() override { it_->next(); }
   void prev() override { it_->prev(); }
+  bool next_entry(Slice* key, Slice* value) override { return it_->next_entry(key, value); }
+  bool prev_entry(Slice* key, Slice* value) override { return it_->prev_entry(key, value); }
   Slice key() const override { return it_->key(); }
   Slice value() const override { return it_->value(); }
   Status status() const override { return it_->status(); }

@@ -1,7 +1,11 @@
 // Copyright (c) Lightning authors. MIT License.
 #include "sst/block.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "util/coding.h"
+#include "util/small_bytes.h"
 
 namespace lightning {
 
@@ -55,17 +59,19 @@ class Block::Iter final : public InternalIterator {
 
   bool valid() const override { return current_ < data_size_; }
   Status status() const override { return status_; }
-  Slice key() const override { return Slice(key_); }
+  Slice key() const override { return key_; }
   Slice value() const override { return value_; }
 
   void seek_to_first() override {
     if (!status_.ok()) return;
+    in_cache_ = false;
     seek_to_restart(0);
     parse_next();
   }
 
   void seek_to_last() override {
     if (!status_.ok()) return;
+    in_cache_ = false;
     seek_to_restart(num_restarts_ - 1);
     while (parse_next() && next_ < data_size_) {
     }
@@ -73,6 +79,7 @@ class Block::Iter final : public InternalIterator {
 
   void seek(const Slice& target) override {
     if (!status_.ok()) return;
+    in_cache_ = false;
     // Find the last restart whose key is < target; the answer lies at or
     // after it (and before the next restart, or is the next restart itself).
     uint32_t left = 0;
@@ -89,7 +96,7 @@ class Block::Iter final : public InternalIterator {
     }
     seek_to_restart(left);
     while (parse_next()) {
-      if (cmp_->compare(Slice(key_), target) >= 0) return;
+      if (cmp_->compare(key_, target) >= 0) return;
     }
   }
 
@@ -99,20 +106,39 @@ class Block::Iter final : public InternalIterator {
     if (!status_.ok()) return;
     if (!valid()) {
       seek_to_last();
-    } else if (cmp_->compare(Slice(key_), target) > 0) {
+    } else if (cmp_->compare(key_, target) > 0) {
       prev();
     }
   }
 
   void next() override {
     if (!valid()) return;
+    if (in_cache_) {
+      // After prev(): the interval's entries are decoded already.
+      if (cache_pos_ + 1 < cache_.size()) return use_cached(cache_pos_ + 1);
+      // The last one decoded: parse_next() goes on from its key.
+      set_key_buffer(key_);
+      in_cache_ = false;
+    }
     parse_next();
+  }
+
+  bool next_entry(Slice* key, Slice* value) override {
+    next();
+    return entry(key, value);
+  }
+  bool prev_entry(Slice* key, Slice* value) override {
+    prev();
+    return entry(key, value);
   }
 
   void prev() override {
     if (!valid()) return;
+    if (in_cache_ && cache_pos_ > 0) return use_cached(cache_pos_ - 1);
     // Entries only chain forwards: back up to the restart point before the
-    // current entry and scan up to the entry that ends where it begins.
+    // current entry and decode up to the entry that ends where it begins,
+    // keeping every entry of the way (the interval), so that the prev()
+    // calls that follow step back through them without decoding again.
     const uint32_t original = current_;
     while (restart_point(restart_index_) >= original) {
       if (restart_index_ == 0) {
@@ -122,17 +148,22 @@ class Block::Iter final : public InternalIterator {
       restart_index_--;
     }
     seek_to_restart(restart_index_);
+    cache_.clear();
+    cache_keys_.clear();
     while (true) {
       if (!parse_next()) {
         corrupt("entries do not chain in block");  // keeps an earlier, more precise status
         return;
       }
-      if (next_ == original) return;
+      cache_.push_back(CachedEntry{current_, next_, cache_keys_.size(), value_});
+      cache_keys_.append(key_.data(), key_.size());
+      if (next_ == original) break;
       if (next_ > original) {
         corrupt("entries do not chain in block");
         return;
       }
     }
+    use_cached(cache_.size() - 1);
   }
 
  private:
@@ -142,8 +173,37 @@ class Block::Iter final : public InternalIterator {
     current_ = data_size_;
     next_ = data_size_;
     restart_index_ = num_restarts_;
-    key_.clear();
+    key_size_ = 0;
+    key_ = Slice();
     value_ = Slice();
+    in_cache_ = false;
+  }
+
+  bool entry(Slice* key, Slice* value) const {
+    if (!valid()) return false;
+    *key = key_;
+    *value = value_;
+    return true;
+  }
+
+  // Makes cache_[i] (an entry of the interval at restart_index_) current.
+  void use_cached(size_t i) {
+    const CachedEntry& e = cache_[i];
+    cache_pos_ = i;
+    current_ = e.offset;
+    next_ = e.next;
+    const size_t end = i + 1 < cache_.size() ? cache_[i + 1].key_begin : cache_keys_.size();
+    key_ = Slice(cache_keys_.data() + e.key_begin, end - e.key_begin);
+    value_ = e.value;
+    in_cache_ = true;
+  }
+
+  // Makes key_buffer_ hold key (which may not point into it).
+  void set_key_buffer(const Slice& key) {
+    if (key.size() > key_buffer_.size()) key_buffer_.resize(key.size());
+    MoveSmallBytes(&key_buffer_[0], key.data(), key.size());
+    key_size_ = key.size();
+    key_ = Slice(key_buffer_.data(), key_size_);
   }
 
   void corrupt(const char* what) {
@@ -153,7 +213,8 @@ class Block::Iter final : public InternalIterator {
 
   // Positions before the entry at restart i: parse_next() then decodes it.
   void seek_to_restart(uint32_t i) {
-    key_.clear();
+    key_size_ = 0;
+    key_ = Slice();
     value_ = Slice();
     restart_index_ = i;
     current_ = data_size_;
@@ -202,12 +263,16 @@ class Block::Iter final : public InternalIterator {
     // Keep restart_index_ at the last restart <= offset (used by prev()).
     while (restart_index_ + 1 < num_restarts_ && restart_point(restart_index_ + 1) <= offset) restart_index_++;
     const bool at_restart = restart_point(restart_index_) == offset;
-    if (shared > key_.size() || (at_restart && shared != 0)) {
+    if (shared > key_size_ || (at_restart && shared != 0)) {
       corrupt("bad key prefix in block");
       return false;
     }
-    key_.resize(shared);
-    key_.append(p, non_shared);
+    // The key is rebuilt in place: the shared bytes are already there.
+    const size_t key_size = size_t{shared} + non_shared;
+    if (key_size > key_buffer_.size()) key_buffer_.resize(std::max(key_size, 2 * key_buffer_.size()));
+    MoveSmallBytes(&key_buffer_[0] + shared, p, non_shared);
+    key_size_ = key_size;
+    key_ = Slice(key_buffer_.data(), key_size_);
     value_ = Slice(p + non_shared, value_len);
     current_ = offset;
     next_ = static_cast<uint32_t>((p + non_shared + value_len) - data_);
@@ -223,9 +288,27 @@ class Block::Iter final : public InternalIterator {
   uint32_t current_;        // offset of the current entry; data_size_ if invalid
   uint32_t next_;           // offset of the entry after it
   uint32_t restart_index_;  // last restart point <= current_
-  std::string key_;
+  // key(): the first key_size_ bytes of key_buffer_ (which parse_next()
+  // builds each key in, from the previous one), or an entry of cache_.
+  Slice key_;
+  std::string key_buffer_;  // its size() is its capacity
+  size_t key_size_ = 0;     // of the key in key_buffer_ (the last one decoded)
   Slice value_;
   Status status_;
+
+  // prev()'s decoded restart interval: its entries up to the one prev() was
+  // called at (exclusive), keys concatenated in cache_keys_. While in_cache_
+  // the current entry is cache_[cache_pos_].
+  struct CachedEntry {
+    uint32_t offset;
+    uint32_t next;
+    size_t key_begin;  // in cache_keys_; the key ends where the next one begins
+    Slice value;
+  };
+  std::vector<CachedEntry> cache_;
+  std::string cache_keys_;
+  size_t cache_pos_ = 0;
+  bool in_cache_ = false;
 };
 
 std::unique_ptr<InternalIterator> Block::new_iterator(const Comparator* cmp) const {

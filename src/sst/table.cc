@@ -133,6 +133,21 @@ class Table::TwoLevelIterator final : public InternalIterator {
     skip_empty_backward();
   }
 
+  // Within a block, one call into it; at a block's end, next() / prev()'s
+  // move to the neighbouring block.
+  bool next_entry(Slice* key, Slice* value) override {
+    assert(valid());
+    if (data_iter_->next_entry(key, value)) return true;
+    skip_empty_forward();
+    return current_entry(key, value);
+  }
+  bool prev_entry(Slice* key, Slice* value) override {
+    assert(valid());
+    if (data_iter_->prev_entry(key, value)) return true;
+    skip_empty_backward();
+    return current_entry(key, value);
+  }
+
  private:
   void clear_data() {
     data_iter_.reset();  // before the block it points into

@@ -91,6 +91,21 @@ class ConcatenatingIterator final : public InternalIterator {
     skip_empty_backward();
   }
 
+  // Within a file, one call into it; at a file's end, next() / prev()'s
+  // move to the neighbouring file.
+  bool next_entry(Slice* key, Slice* value) override {
+    assert(valid());
+    if (file_iter_->next_entry(key, value)) return true;
+    skip_empty_forward();
+    return current_entry(key, value);
+  }
+  bool prev_entry(Slice* key, Slice* value) override {
+    assert(valid());
+    if (file_iter_->prev_entry(key, value)) return true;
+    skip_empty_backward();
+    return current_entry(key, value);
+  }
+
  private:
   void close() { file_iter_.reset(); }
 

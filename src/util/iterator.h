@@ -42,6 +42,29 @@ class InternalIterator {
   // copy. Default: false. REQUIRES: valid()
   virtual bool value_pinned() const { return false; }
   virtual Status status() const = 0;
+
+  // next() (prev()) and, when the iterator is still valid(), its key() and
+  // value() in *key and *value, in one call: true then, false at the end or
+  // on an error (status() says which; *key and *value are unchanged). The
+  // scans' per-entry step: one virtual call instead of four. Iterators on
+  // the hot paths override these with their step inlined; the result must
+  // equal the default's. REQUIRES: valid()
+  virtual bool next_entry(Slice* key, Slice* value) {
+    next();
+    return current_entry(key, value);
+  }
+  virtual bool prev_entry(Slice* key, Slice* value) {
+    prev();
+    return current_entry(key, value);
+  }
+
+ protected:
+  bool current_entry(Slice* key, Slice* value) const {
+    if (!valid()) return false;
+    *key = this->key();
+    *value = this->value();
+    return true;
+  }
 };
 
 // An iterator over nothing, carrying status s (OK for plainly empty).

@@ -13,17 +13,19 @@ class MergingIterator final : public InternalIterator {
   MergingIterator(const Comparator* cmp, std::vector<std::unique_ptr<InternalIterator>> children)
       : cmp_(cmp), children_(std::move(children)) {
     heap_.reserve(children_.size());
+    keys_.resize(children_.size());
+    values_.resize(children_.size());
   }
 
   // fail() empties the heap, so an error is never valid().
   bool valid() const override { return !heap_.empty(); }
   Slice key() const override {
     assert(valid());
-    return children_[heap_[0]]->key();
+    return keys_[heap_[0]];
   }
   Slice value() const override {
     assert(valid());
-    return children_[heap_[0]]->value();
+    return values_[heap_[0]];
   }
   bool value_pinned() const override {
     assert(valid());
@@ -80,7 +82,7 @@ class MergingIterator final : public InternalIterator {
       switch_direction(kForward);
       if (!valid()) return;
     }
-    step_top([](InternalIterator* it) { it->next(); });
+    step_top([](InternalIterator* it, Slice* key, Slice* value) { return it->next_entry(key, value); });
   }
 
   void prev() override {
@@ -89,7 +91,16 @@ class MergingIterator final : public InternalIterator {
       switch_direction(kReverse);
       if (!valid()) return;
     }
-    step_top([](InternalIterator* it) { it->prev(); });
+    step_top([](InternalIterator* it, Slice* key, Slice* value) { return it->prev_entry(key, value); });
+  }
+
+  bool next_entry(Slice* key, Slice* value) override {
+    next();
+    return entry(key, value);
+  }
+  bool prev_entry(Slice* key, Slice* value) override {
+    prev();
+    return entry(key, value);
   }
 
  private:
@@ -99,6 +110,13 @@ class MergingIterator final : public InternalIterator {
     status_ = Status::OK();
     direction_ = direction;
     heap_.clear();
+  }
+
+  bool entry(Slice* key, Slice* value) const {
+    if (heap_.empty()) return false;
+    *key = keys_[heap_[0]];
+    *value = values_[heap_[0]];
+    return true;
   }
 
   void fail(const Status& s) {
@@ -112,6 +130,8 @@ class MergingIterator final : public InternalIterator {
   bool admit(size_t i) {
     InternalIterator* child = children_[i].get();
     if (child->valid()) {
+      keys_[i] = child->key();
+      values_[i] = child->value();
       heap_.push_back(i);
       return true;
     }
@@ -122,13 +142,14 @@ class MergingIterator final : public InternalIterator {
     return true;
   }
 
-  // Moves the current child one step in the current direction and restores
+  // Moves the current child one step in the current direction (step returns
+  // whether it is still valid, and its entry) and restores
   // the heap: one sift-down, or dropping the child once it is exhausted.
   template <typename Step>
   void step_top(Step step) {
-    InternalIterator* child = children_[heap_[0]].get();
-    step(child);
-    if (child->valid()) {
+    const size_t top = heap_[0];
+    InternalIterator* child = children_[top].get();
+    if (step(child, &keys_[top], &values_[top])) {
       sift_down(0);
     } else if (!child->status().ok()) {
       fail(child->status());
@@ -174,7 +195,7 @@ class MergingIterator final : public InternalIterator {
 
   // True if child a's entry comes before child b's in the current direction.
   bool before(size_t a, size_t b) const {
-    int r = cmp_->compare(children_[a]->key(), children_[b]->key());
+    int r = cmp_->compare(keys_[a], keys_[b]);
     if (r == 0) r = a < b ? -1 : 1;
     return direction_ == kForward ? r < 0 : r > 0;
   }
@@ -202,6 +223,10 @@ class MergingIterator final : public InternalIterator {
   // Indexes of the valid children; heap_[0] is the current one. Empty when
   // the merged iterator is not valid.
   std::vector<size_t> heap_;
+  // keys_[i] and values_[i]: child i's key() and value() while it is in
+  // heap_ (read once per step instead of per comparison).
+  std::vector<Slice> keys_;
+  std::vector<Slice> values_;
   Direction direction_ = kForward;
   Status status_;
 };
