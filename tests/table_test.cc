@@ -689,6 +689,32 @@ TEST(TableOpen, ComparatorMismatchIsRefused) {
   EXPECT_EQ(table, nullptr);
 }
 
+// Readers racing to verify the same mapped blocks (the per-block flags),
+// uncompressed (in place) and compressed (through a small cache).
+TEST(TableMapped, ConcurrentReadersOfAMappedTable) {
+  for (CompressionType compression : {CompressionType::kNone, CompressionType::kSnappy}) {
+    std::unique_ptr<Env> env = NewMemoryEnv();
+    TableOptions options = SmallBlockOptions(compression);
+    options.block_size = 512;
+    Model model = NewModel();
+    test::Random rnd(8);
+    for (int i = 0; i < 2000; i++) model[RandomIKey(&rnd)] = rnd.random_bytes(rnd.uniform(60));
+    uint64_t size = 0;
+    ASSERT_TRUE(BuildTable(env.get(), "/t.sst", options, model, &size).ok());
+    std::unique_ptr<Cache> cache = NewArcCache(32 << 10);
+    std::unique_ptr<Table> table;
+    ASSERT_TRUE(OpenTable(env.get(), "/t.sst", options, cache.get(), &table, ~uint64_t{0}, ReadMode::kMapped).ok());
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; t++) {
+      threads.emplace_back([&, t] {
+        test::Random trnd(200 + t);
+        CheckTable(*table, model, &trnd, /*verify_checksums=*/t % 2 == 0, 100);
+      });
+    }
+    for (std::thread& th : threads) th.join();
+  }
+}
+
 TEST(TableConcurrency, ParallelReadersShareTableAndCache) {
   std::unique_ptr<Env> env = NewMemoryEnv();
   TableOptions options = SmallBlockOptions(CompressionType::kSnappy);
