@@ -3,11 +3,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "util/coding.h"
+#include "util/hash.h"
 
 namespace lightning {
 namespace {
@@ -49,6 +52,55 @@ TEST(Bloom, SmallFilter) {
   // finish() resets the builder.
   EXPECT_EQ(b.num_keys(), 0u);
   EXPECT_FALSE(BloomFilterMayMatch(b.finish(), "hello"));
+}
+
+// The filter bytes as docs/SSTABLE.md defines them, computed the plain way:
+// bit i of key k is (h1 + i * h2) mod num_bits, h = Hash64(k).
+std::string ReferenceFilter(const std::vector<std::string>& keys, int bits_per_key) {
+  const int k = BloomNumProbes(bits_per_key);
+  uint64_t num_bits = std::max<uint64_t>(64, keys.size() * static_cast<uint64_t>(bits_per_key));
+  num_bits = (num_bits + 7) / 8 * 8;
+  std::string f(num_bits / 8 + 1, '\0');
+  for (const std::string& key : keys) {
+    const uint64_t h = Hash64(key);
+    for (int i = 0; i < k; i++) {
+      const uint64_t bit = ((h & 0xffffffffu) + static_cast<uint64_t>(i) * (h >> 32)) % num_bits;
+      f[bit / 8] = static_cast<char>(static_cast<uint8_t>(f[bit / 8]) | (1u << (bit % 8)));
+    }
+  }
+  f[num_bits / 8] = static_cast<char>(k);
+  return f;
+}
+
+// The builder's and reader's probe arithmetic (stepped, not one division per
+// probe) must give exactly the on-disk format, at sizes that are and are not
+// powers of two, and with probe counts up to the maximum.
+TEST(Bloom, FilterBytesMatchTheDocumentedFormat) {
+  for (int bits_per_key : {1, 7, 10, 20, 43}) {
+    for (uint64_t n : {1u, 3u, 100u, 1000u, 4099u}) {
+      std::vector<std::string> keys;
+      BloomFilterBuilder b(bits_per_key);
+      for (uint64_t i = 0; i < n; i++) {
+        keys.push_back(Key(i * 7919 + n));
+        b.add_key(keys.back());
+      }
+      const std::string reference = ReferenceFilter(keys, bits_per_key);
+      ASSERT_EQ(b.finish(), reference) << bits_per_key << " bits/key, " << n << " keys";
+      for (const std::string& key : keys) ASSERT_TRUE(BloomFilterMayMatch(reference, key));
+      // A key is reported absent exactly when one of its reference bits is clear.
+      for (uint64_t i = 0; i < 200; i++) {
+        const std::string probe = Key(1000000007 + i);
+        bool all_set = true;
+        const uint64_t num_bits = (reference.size() - 1) * 8;
+        const uint64_t h = Hash64(probe);
+        for (int j = 0; j < BloomNumProbes(bits_per_key); j++) {
+          const uint64_t bit = ((h & 0xffffffffu) + static_cast<uint64_t>(j) * (h >> 32)) % num_bits;
+          if ((static_cast<uint8_t>(reference[bit / 8]) & (1u << (bit % 8))) == 0) all_set = false;
+        }
+        ASSERT_EQ(BloomFilterMayMatch(reference, probe), all_set);
+      }
+    }
+  }
 }
 
 // Measures the false-positive rate of a filter over num_keys keys against

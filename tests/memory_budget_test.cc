@@ -84,8 +84,11 @@ TEST(MemoryBudgetTest, TenMiBBudgetHoldsWhileDataGrowsFarBeyondIt) {
   EXPECT_GT(table_bytes + st.tree_bytes, 2 * kBudget) << "levels" << levels;
   EXPECT_GT(st.tree_merges, 0u) << "levels" << levels;
   EXPECT_GT(st.block_cache_bytes, 0u);
-  // And the budget is used, not ignored.
-  EXPECT_GT(peak, kBudget / 4);
+  // And the budget is used, not ignored: at least a full memtable (budget /
+  // 8) plus more. (Uncompressed table blocks are read in place through
+  // memory maps, bypassing the block cache, so the cache alone no longer
+  // fills a quarter of the budget here.)
+  EXPECT_GT(peak, kBudget / 8);
   std::printf("peak memory_usage %llu of %llu bytes; tree %llu entries, %llu bytes\n",
               static_cast<unsigned long long>(peak), static_cast<unsigned long long>(kBudget),
               static_cast<unsigned long long>(st.tree_entries), static_cast<unsigned long long>(st.tree_bytes));

@@ -66,14 +66,17 @@ GetResult value_of(std::string v) { return GetResult{true, false, std::move(v)};
 GetResult deleted() { return GetResult{true, true, ""}; }
 GetResult absent() { return GetResult{}; }
 
-class MemTableTest : public ::testing::Test {
+// Every test runs without a key filter, with a one-line filter (64 bytes:
+// saturated at once, so get() always searches) and with a filter that
+// rejects most absent keys: the answers must be the same.
+class MemTableTest : public ::testing::TestWithParam<size_t> {
  protected:
-  MemTableTest() : icmp_(BytewiseComparator()), mem_(std::make_shared<MemTable>(icmp_)) {}
+  MemTableTest() : icmp_(BytewiseComparator()), mem_(std::make_shared<MemTable>(icmp_, GetParam())) {}
   InternalKeyComparator icmp_;
   std::shared_ptr<MemTable> mem_;
 };
 
-TEST_F(MemTableTest, EmptyTable) {
+TEST_P(MemTableTest, EmptyTable) {
   EXPECT_TRUE(mem_->empty());
   EXPECT_EQ(mem_->num_entries(), 0u);
   EXPECT_EQ(do_get(*mem_, "a", kMaxSequenceNumber), absent());
@@ -89,7 +92,7 @@ TEST_F(MemTableTest, EmptyTable) {
   EXPECT_TRUE(it->status().ok());
 }
 
-TEST_F(MemTableTest, VersionsAndDeletions) {
+TEST_P(MemTableTest, VersionsAndDeletions) {
   mem_->add(1, kTypeValue, "k", "v1");
   mem_->add(5, kTypeValue, "k", "v5");
   mem_->add(10, kTypeDeletion, "k", "");
@@ -117,7 +120,7 @@ TEST_F(MemTableTest, VersionsAndDeletions) {
   }
 }
 
-TEST_F(MemTableTest, DeletionAtSameKeyAsOlderValueShadowsIt) {
+TEST_P(MemTableTest, DeletionAtSameKeyAsOlderValueShadowsIt) {
   mem_->add(1, kTypeValue, "x", "old");
   mem_->add(2, kTypeDeletion, "x", "");
   EXPECT_EQ(do_get(*mem_, "x", 1), value_of("old"));
@@ -125,7 +128,7 @@ TEST_F(MemTableTest, DeletionAtSameKeyAsOlderValueShadowsIt) {
   EXPECT_EQ(do_get(*mem_, "x", 100), deleted());
 }
 
-TEST_F(MemTableTest, BinaryKeysAndEmptyValues) {
+TEST_P(MemTableTest, BinaryKeysAndEmptyValues) {
   const std::string k1("a\0b", 3);
   const std::string k2("a", 1);
   const std::string k3("a\0", 2);
@@ -159,7 +162,7 @@ TEST_F(MemTableTest, BinaryKeysAndEmptyValues) {
   EXPECT_EQ(i, expected_user_keys.size());
 }
 
-TEST_F(MemTableTest, LargeValue) {
+TEST_P(MemTableTest, LargeValue) {
   std::string big(1 << 20, '\0');
   std::mt19937 rng(5);
   for (char& c : big) c = static_cast<char>(rng());
@@ -177,7 +180,7 @@ TEST_F(MemTableTest, LargeValue) {
   EXPECT_TRUE(it->value() == Slice(big));
 }
 
-TEST_F(MemTableTest, MemoryUsageGrows) {
+TEST_P(MemTableTest, MemoryUsageGrows) {
   size_t last = mem_->approximate_memory_usage();
   const size_t initial = last;
   for (int i = 0; i < 2000; i++) {
@@ -193,7 +196,7 @@ TEST_F(MemTableTest, MemoryUsageGrows) {
 
 // Iterates in both directions and seeks, against a sorted vector of the
 // internal keys added.
-TEST_F(MemTableTest, IteratorMatchesSortedInternalKeys) {
+TEST_P(MemTableTest, IteratorMatchesSortedInternalKeys) {
   std::mt19937_64 rng(11);
   std::vector<std::pair<std::string, std::string>> entries;  // (internal key, value)
   SequenceNumber seq = 0;
@@ -272,7 +275,7 @@ TEST_F(MemTableTest, IteratorMatchesSortedInternalKeys) {
 
 // Random puts and deletes over a small key space; a std::map model snapshot
 // is taken at several sequence numbers and get() must agree with each.
-TEST_F(MemTableTest, RandomOpsAgainstModelAtSnapshots) {
+TEST_P(MemTableTest, RandomOpsAgainstModelAtSnapshots) {
   using Model = std::map<std::string, std::optional<std::string>>;  // nullopt = deleted
   std::mt19937_64 rng(2024);
   Model model;
@@ -328,7 +331,7 @@ TEST_F(MemTableTest, RandomOpsAgainstModelAtSnapshots) {
   EXPECT_EQ(scanned, model);
 }
 
-TEST_F(MemTableTest, IteratorKeepsMemTableAlive) {
+TEST_P(MemTableTest, IteratorKeepsMemTableAlive) {
   mem_->add(1, kTypeValue, "a", "1");
   auto it = mem_->new_iterator();
   std::weak_ptr<MemTable> weak = mem_;
@@ -353,7 +356,7 @@ TEST(MemTableStackTest, WorksWithoutSharedPtr) {
 
 // One writer adds while readers iterate and get(). Every user key is written
 // once with its sequence number as value, so readers can check what they see.
-TEST_F(MemTableTest, ConcurrentReadersWithOneWriter) {
+TEST_P(MemTableTest, ConcurrentReadersWithOneWriter) {
   constexpr int kNumEntries = 6000;
   constexpr int kReaders = 2;
   auto key_of = [](int i) {
@@ -413,6 +416,42 @@ TEST_F(MemTableTest, ConcurrentReadersWithOneWriter) {
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(mem_->num_entries(), static_cast<uint64_t>(kNumEntries));
 }
+
+TEST_P(MemTableTest, EveryKeyAddedIsFoundAmongManyAbsentOnes) {
+  // Many keys, so that a real filter has both set and clear bits; deletions
+  // must pass the filter like values.
+  std::map<std::string, GetResult> model;
+  std::mt19937 rng(7);
+  for (int i = 0; i < 20000; i++) {
+    const std::string k = "key" + std::to_string(rng() % 1000000);
+    const auto seq = static_cast<SequenceNumber>(i + 1);
+    if (rng() % 4 == 0) {
+      mem_->add(seq, kTypeDeletion, k, "");
+      model[k] = deleted();
+    } else {
+      const std::string v = "v" + std::to_string(i);
+      mem_->add(seq, kTypeValue, k, v);
+      model[k] = value_of(v);
+    }
+  }
+  for (const auto& [k, expected] : model) ASSERT_EQ(do_get(*mem_, k, kMaxSequenceNumber), expected) << k;
+  for (int i = 0; i < 20000; i++) {
+    const std::string k = "absent" + std::to_string(i);
+    ASSERT_EQ(do_get(*mem_, k, kMaxSequenceNumber), absent()) << k;
+  }
+  // Usage counts the filter's lines.
+  EXPECT_GE(mem_->approximate_memory_usage(), GetParam() / 64 * 64);
+}
+
+TEST(MemTableFilterSize, ScalesWithTheMemtableSize) {
+  EXPECT_EQ(MemTable::FilterBytesFor(64u << 20), size_t{1} << 20);
+  EXPECT_EQ(MemTable::FilterBytesFor(0), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Filters, MemTableTest, ::testing::Values(size_t{0}, size_t{64}, size_t{1} << 16),
+                         [](const ::testing::TestParamInfo<size_t>& p) {
+                           return "filter" + std::to_string(p.param) + "B";
+                         });
 
 }  // namespace
 }  // namespace lightning

@@ -60,8 +60,24 @@ Status BuildTable(Env* env, const std::string& fname, const TableOptions& option
   return s;
 }
 
+// A "memory map" of a copy of a file's bytes, so that the mapped-read path
+// of Table can be tested on the memory Env (which cannot map).
+class StringMappedRegion final : public MappedRegion {
+ public:
+  explicit StringMappedRegion(std::string bytes) : bytes_(std::move(bytes)) {}
+  const char* data() const override { return bytes_.data(); }
+  size_t size() const override { return bytes_.size(); }
+
+ private:
+  const std::string bytes_;
+};
+
+// How OpenTable reads data blocks: pread, or through a map of the file.
+enum class ReadMode { kPread, kMapped };
+
 Status OpenTable(Env* env, const std::string& fname, const TableOptions& options, Cache* cache,
-                 std::unique_ptr<Table>* table, uint64_t size_override = ~uint64_t{0}) {
+                 std::unique_ptr<Table>* table, uint64_t size_override = ~uint64_t{0},
+                 ReadMode mode = ReadMode::kPread) {
   uint64_t size = 0;
   Status s = env->get_file_size(fname, &size);
   if (!s.ok()) return s;
@@ -69,7 +85,18 @@ Status OpenTable(Env* env, const std::string& fname, const TableOptions& options
   std::unique_ptr<RandomAccessFile> file;
   s = env->new_random_access_file(fname, &file);
   if (!s.ok()) return s;
-  return Table::open(options, std::move(file), size, cache, table);
+  std::unique_ptr<MappedRegion> mapped;
+  if (mode == ReadMode::kMapped) {
+    std::string bytes;
+    s = ReadFileToString(env, fname, &bytes);
+    if (!s.ok()) return s;
+    mapped = std::make_unique<StringMappedRegion>(std::move(bytes));
+  }
+  s = Table::open(options, std::move(file), size, cache, table, std::move(mapped));
+  if (s.ok() && mode == ReadMode::kMapped && size > 0) {
+    EXPECT_TRUE((*table)->mapped());
+  }
+  return s;
 }
 
 // The first entry >= target, or nullptr.
@@ -180,6 +207,24 @@ class TableTest : public ::testing::TestWithParam<TableParam> {
     if (!model.empty()) {
       EXPECT_GT(cache->stats().hits, 0u);
     }
+
+    // Mapped reads give the same answers: uncompressed blocks in place
+    // (verified on first use, then remembered), compressed ones through the
+    // cache; without a cache; and with checksums off.
+    std::unique_ptr<Cache> mapped_cache = NewArcCache(8 << 20);
+    s = OpenTable(env_.get(), "/table.sst", options, mapped_cache.get(), &table, ~uint64_t{0}, ReadMode::kMapped);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    CheckTable(*table, model, rnd, true, random_targets);
+    CheckTable(*table, model, rnd, true, random_targets);
+    if (!model.empty() && options.compression == CompressionType::kNone) {
+      // Uncompressed blocks in place: the block cache is not used for them.
+      EXPECT_EQ(mapped_cache->stats().hits, 0u);
+      EXPECT_EQ(mapped_cache->total_charge(), 0u);
+    }
+    s = OpenTable(env_.get(), "/table.sst", options, nullptr, &table, ~uint64_t{0}, ReadMode::kMapped);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    CheckTable(*table, model, rnd, /*verify_checksums=*/false, random_targets);
+    CheckTable(*table, model, rnd, true, random_targets);
   }
 
   std::unique_ptr<Env> env_ = NewMemoryEnv();
@@ -252,9 +297,10 @@ TableOptions SmallBlockOptions(CompressionType compression) {
 // Opens and reads the whole table every way; each step must either fail with
 // Corruption / NotSupported or return exactly the model's data. Returns true
 // if damage was detected somewhere.
-bool ReadsCorrectOrFails(Env* env, const TableOptions& options, const Model& model) {
+bool ReadsCorrectOrFails(Env* env, const TableOptions& options, const Model& model,
+                         ReadMode mode = ReadMode::kPread) {
   std::unique_ptr<Table> table;
-  Status s = OpenTable(env, "/t.sst", options, nullptr, &table);
+  Status s = OpenTable(env, "/t.sst", options, nullptr, &table, ~uint64_t{0}, mode);
   if (!s.ok()) {
     EXPECT_TRUE(s.IsCorruption() || s.IsNotSupported()) << s.ToString();
     return true;
@@ -287,19 +333,23 @@ bool ReadsCorrectOrFails(Env* env, const TableOptions& options, const Model& mod
   } else if (r != model.rend()) {
     ADD_FAILURE() << "backward scan ended early without an error";
   }
-  for (const auto& entry : model) {
-    const std::string& k = entry.first;
-    const std::string& v = entry.second;
-    bool called = false;
-    s = table->get(k, [&](const Slice& gk, const Slice& gv) {
-      called = true;
-      EXPECT_TRUE(gk == Slice(k) && gv == Slice(v)) << "get returned wrong data";
-    });
-    if (!s.ok()) {
-      EXPECT_TRUE(s.IsCorruption()) << s.ToString();
-      detected = true;
-    } else {
-      EXPECT_TRUE(called) << "get lost a key without an error";
+  // Twice: a damaged block must fail again (mapped reads remember only the
+  // blocks that passed).
+  for (int round = 0; round < 2; round++) {
+    for (const auto& entry : model) {
+      const std::string& k = entry.first;
+      const std::string& v = entry.second;
+      bool called = false;
+      s = table->get(k, [&](const Slice& gk, const Slice& gv) {
+        called = true;
+        EXPECT_TRUE(gk == Slice(k) && gv == Slice(v)) << "get returned wrong data";
+      });
+      if (!s.ok()) {
+        EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+        detected = true;
+      } else {
+        EXPECT_TRUE(called) << "get lost a key without an error";
+      }
     }
   }
   return detected;
@@ -325,19 +375,22 @@ TEST_P(TableCorruptionTest, EveryBitFlipIsDetectedOrHarmless) {
   std::string good;
   ASSERT_TRUE(ReadFileToString(env.get(), "/t.sst", &good).ok());
   ASSERT_TRUE(!ReadsCorrectOrFails(env.get(), options, model));  // undamaged: all good, nothing detected
+  ASSERT_TRUE(!ReadsCorrectOrFails(env.get(), options, model, ReadMode::kMapped));
 
-  size_t detected = 0;
+  size_t detected = 0, detected_mapped = 0;
   for (size_t pos = 0; pos < good.size(); pos++) {
     SCOPED_TRACE("flipped byte " + std::to_string(pos) + " of " + std::to_string(good.size()));
     std::string bad = good;
     bad[pos] = static_cast<char>(bad[pos] ^ (1 << rnd.uniform(8)));
     ASSERT_TRUE(WriteStringToFile(env.get(), bad, "/t.sst", false).ok());
     if (ReadsCorrectOrFails(env.get(), options, model)) detected++;
+    if (ReadsCorrectOrFails(env.get(), options, model, ReadMode::kMapped)) detected_mapped++;
     if (HasFailure()) return;
   }
   // Every byte of the file is covered by a checksum, so every flip is
-  // noticed (barring a 2^-32 checksum collision).
+  // noticed (barring a 2^-32 checksum collision), whichever way it is read.
   EXPECT_EQ(detected, good.size());
+  EXPECT_EQ(detected_mapped, good.size());
 }
 
 TEST_P(TableCorruptionTest, SampledBitFlipsInALargerTable) {
@@ -362,6 +415,7 @@ TEST_P(TableCorruptionTest, SampledBitFlipsInALargerTable) {
     bad[pos] = static_cast<char>(bad[pos] ^ (1 << rnd.uniform(8)));
     ASSERT_TRUE(WriteStringToFile(env.get(), bad, "/t.sst", false).ok());
     EXPECT_TRUE(ReadsCorrectOrFails(env.get(), options, model));
+    EXPECT_TRUE(ReadsCorrectOrFails(env.get(), options, model, ReadMode::kMapped));
     if (HasFailure()) return;
   }
 }
@@ -512,6 +566,107 @@ TEST(TablePosix, RoundTripThroughTheFileSystem) {
   CheckTable(*table, model, &rnd);
 }
 
+// The real mmap(2) of Env::Default, as the TableCache uses it, uncompressed
+// (in place) and compressed (decompressed from the map).
+TEST(TablePosix, MappedReadsThroughTheFileSystem) {
+  test::TempDir dir("table_test");
+  Env* env = Env::Default();
+  for (CompressionType compression : {CompressionType::kNone, CompressionType::kLz4}) {
+    TableOptions options;
+    options.comparator = Icmp();
+    options.compression = compression;
+    options.file_name = dir.file(compression == CompressionType::kNone ? "000001.sst" : "000002.sst");
+    Model model = NewModel();
+    test::Random rnd(5);
+    for (int i = 0; i < 3000; i++) model[RandomIKey(&rnd)] = std::string(rnd.uniform(200), 'x');
+    uint64_t size = 0;
+    ASSERT_TRUE(BuildTable(env, options.file_name, options, model, &size).ok());
+    std::unique_ptr<MappedRegion> mapped;
+    ASSERT_TRUE(env->map_file(options.file_name, static_cast<size_t>(size), &mapped).ok());
+    std::unique_ptr<RandomAccessFile> file;
+    ASSERT_TRUE(env->new_random_access_file(options.file_name, &file).ok());
+    std::unique_ptr<Cache> cache = NewArcCache(1 << 20);
+    std::unique_ptr<Table> table;
+    Status s = Table::open(options, std::move(file), size, cache.get(), &table, std::move(mapped));
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_TRUE(table->mapped());
+    CheckTable(*table, model, &rnd);
+    CheckTable(*table, model, &rnd);
+  }
+}
+
+// A map that does not cover the whole file is not used: pread instead.
+TEST(TableMapped, ShortMapFallsBackToPread) {
+  std::unique_ptr<Env> env = NewMemoryEnv();
+  const TableOptions options = SmallBlockOptions(CompressionType::kNone);
+  Model model = NewModel();
+  test::Random rnd(6);
+  for (int i = 0; i < 500; i++) model[RandomIKey(&rnd)] = rnd.random_bytes(rnd.uniform(30));
+  uint64_t size = 0;
+  ASSERT_TRUE(BuildTable(env.get(), "/t.sst", options, model, &size).ok());
+  std::string bytes;
+  ASSERT_TRUE(ReadFileToString(env.get(), "/t.sst", &bytes).ok());
+  bytes.resize(bytes.size() - 1);
+  std::unique_ptr<RandomAccessFile> file;
+  ASSERT_TRUE(env->new_random_access_file("/t.sst", &file).ok());
+  std::unique_ptr<Table> table;
+  Status s = Table::open(options, std::move(file), size, nullptr, &table,
+                         std::make_unique<StringMappedRegion>(std::move(bytes)));
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_FALSE(table->mapped());
+  CheckTable(*table, model, &rnd);
+}
+
+// A block damaged after the table was opened (the map sees the file as it
+// is now) is caught on its first read, and on every read after that; blocks
+// verified before are unaffected.
+TEST(TableMapped, DamageSeenThroughTheMapIsCorruptionEveryTime) {
+  std::unique_ptr<Env> env = NewMemoryEnv();
+  const TableOptions options = SmallBlockOptions(CompressionType::kNone);
+  Model model = NewModel();
+  for (int i = 0; i < 200; i++) model[IKey("key" + std::to_string(1000 + i), 1, kTypeValue)] = "value" + std::to_string(i);
+  uint64_t size = 0;
+  ASSERT_TRUE(BuildTable(env.get(), "/t.sst", options, model, &size).ok());
+  std::string bytes;
+  ASSERT_TRUE(ReadFileToString(env.get(), "/t.sst", &bytes).ok());
+  auto region = std::make_unique<StringMappedRegion>(bytes);
+  char* map = const_cast<char*>(region->data());  // the test plays the disk
+  std::unique_ptr<RandomAccessFile> file;
+  ASSERT_TRUE(env->new_random_access_file("/t.sst", &file).ok());
+  std::unique_ptr<Table> table;
+  ASSERT_TRUE(Table::open(options, std::move(file), size, nullptr, &table, std::move(region)).ok());
+  ASSERT_TRUE(table->mapped());
+
+  const std::string first = model.begin()->first, last = model.rbegin()->first;
+  auto get = [&](const std::string& k, std::string* v) {
+    return table->get(k, [&](const Slice& gk, const Slice& gv) {
+      if (gk == Slice(k)) *v = gv.ToString();
+    });
+  };
+  std::string v;
+  ASSERT_TRUE(get(first, &v).ok());  // the first block: verified now
+  EXPECT_EQ(v, model.begin()->second);
+  // Damage the last data block (well past the first): one byte of its value.
+  const uint64_t at = table->approximate_offset_of(last);
+  ASSERT_GT(at, 0u);
+  const size_t pos = bytes.find(model.rbegin()->second, at);
+  ASSERT_NE(pos, std::string::npos);
+  map[pos] ^= 0x01;
+  for (int i = 0; i < 3; i++) {
+    v.clear();
+    Status s = get(last, &v);
+    EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+    EXPECT_TRUE(v.empty());
+    std::unique_ptr<InternalIterator> it = table->new_iterator();
+    it->seek(last);
+    EXPECT_FALSE(it->valid());
+    EXPECT_TRUE(it->status().IsCorruption()) << it->status().ToString();
+  }
+  v.clear();
+  ASSERT_TRUE(get(first, &v).ok());
+  EXPECT_EQ(v, model.begin()->second);
+}
+
 // A comparator with another name (and order) than the table's.
 class ReverseComparator final : public Comparator {
  public:
@@ -532,6 +687,32 @@ TEST(TableOpen, ComparatorMismatchIsRefused) {
   Status s = OpenTable(env.get(), "/t.sst", options, nullptr, &table);
   EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
   EXPECT_EQ(table, nullptr);
+}
+
+// Readers racing to verify the same mapped blocks (the per-block flags),
+// uncompressed (in place) and compressed (through a small cache).
+TEST(TableMapped, ConcurrentReadersOfAMappedTable) {
+  for (CompressionType compression : {CompressionType::kNone, CompressionType::kSnappy}) {
+    std::unique_ptr<Env> env = NewMemoryEnv();
+    TableOptions options = SmallBlockOptions(compression);
+    options.block_size = 512;
+    Model model = NewModel();
+    test::Random rnd(8);
+    for (int i = 0; i < 2000; i++) model[RandomIKey(&rnd)] = rnd.random_bytes(rnd.uniform(60));
+    uint64_t size = 0;
+    ASSERT_TRUE(BuildTable(env.get(), "/t.sst", options, model, &size).ok());
+    std::unique_ptr<Cache> cache = NewArcCache(32 << 10);
+    std::unique_ptr<Table> table;
+    ASSERT_TRUE(OpenTable(env.get(), "/t.sst", options, cache.get(), &table, ~uint64_t{0}, ReadMode::kMapped).ok());
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; t++) {
+      threads.emplace_back([&, t] {
+        test::Random trnd(200 + t);
+        CheckTable(*table, model, &trnd, /*verify_checksums=*/t % 2 == 0, 100);
+      });
+    }
+    for (std::thread& th : threads) th.join();
+  }
 }
 
 TEST(TableConcurrency, ParallelReadersShareTableAndCache) {

@@ -284,7 +284,7 @@ Status DBImpl::open_impl() {
 
   port::MutexLock l(&mu_);
   log_ = std::move(log);
-  mem_ = std::make_shared<MemTable>(icmp_);
+  mem_ = std::make_shared<MemTable>(icmp_, MemTable::FilterBytesFor(options_.memtable_size));
   mem_first_sequence_ = max_sequence + 1;
   mem_log_number_ = log_number;
   current_ = std::move(version);
@@ -375,7 +375,7 @@ Status DBImpl::recover(ManifestState* state, SequenceNumber* max_sequence) {
   // Never reuse a number that a file in the directory already has.
   next_file_number_.store(std::max(state->next_file_number, max_number + 1));
 
-  auto mem = std::make_shared<MemTable>(icmp_);
+  auto mem = std::make_shared<MemTable>(icmp_, MemTable::FilterBytesFor(options_.memtable_size));
   // The manifest's last sequence covers every table; the max is a second
   // line of defence, since reusing a sequence number would let old data
   // shadow new writes.
@@ -446,7 +446,7 @@ Status DBImpl::recover_log(uint64_t number, ManifestState* state, std::shared_pt
         if ((*mem)->approximate_memory_usage() >= options_.memtable_size) {
           s = recovery_flush(**mem, state);
           if (!s.ok()) return s;
-          *mem = std::make_shared<MemTable>(icmp_);
+          *mem = std::make_shared<MemTable>(icmp_, MemTable::FilterBytesFor(options_.memtable_size));
         }
         continue;
       }
@@ -853,7 +853,7 @@ Status DBImpl::switch_memtable() {
     return bg_error_;
   }
   imm_.push_back(Immutable{mem_, mem_log_number_, mem_first_sequence_, last_sequence_.load(std::memory_order_relaxed)});
-  mem_ = std::make_shared<MemTable>(icmp_);
+  mem_ = std::make_shared<MemTable>(icmp_, MemTable::FilterBytesFor(options_.memtable_size));
   mem_first_sequence_ = last_sequence_.load(std::memory_order_relaxed) + 1;
   mem_log_number_ = number;
   log_ = std::move(new_log);

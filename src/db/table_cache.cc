@@ -41,10 +41,24 @@ class PinnedTableIterator final : public InternalIterator {
   Cache::Handle* const handle_;
 };
 
-std::string CacheKey(uint64_t number) {
-  std::string key;
-  PutFixed64(&key, number);
-  return key;
+// The table cache key of table number: its fixed64 encoding, in space.
+Slice CacheKey(uint64_t number, char (&space)[8]) {
+  EncodeFixed64(space, number);
+  return Slice(space, sizeof(space));
+}
+
+// A read-only map of the table's first file_size bytes for Table's mapped
+// reads, or null (then the table reads with pread): on 32-bit builds, whose
+// address space is too small for whole tables; when the Env cannot map; and
+// when the file is shorter than the manifest says (touching mapped bytes
+// past the end of a file faults, a short pread is a clean Corruption).
+std::unique_ptr<MappedRegion> MapTableFile(Env* env, const std::string& fname, uint64_t file_size) {
+  std::unique_ptr<MappedRegion> mapped;
+  if (sizeof(void*) < 8 || file_size == 0) return mapped;
+  uint64_t actual_size = 0;
+  if (!env->get_file_size(fname, &actual_size).ok() || actual_size < file_size) return mapped;
+  if (!env->map_file(fname, static_cast<size_t>(file_size), &mapped).ok()) mapped.reset();
+  return mapped;
 }
 
 }  // namespace
@@ -63,7 +77,8 @@ TableCache::TableCache(Env* env, std::string dbname, const TableOptions& options
 TableCache::~TableCache() = default;
 
 Status TableCache::find(uint64_t number, uint64_t file_size, Cache::Handle** handle) {
-  const std::string key = CacheKey(number);
+  char key_space[8];
+  const Slice key = CacheKey(number, key_space);
   *handle = cache_->lookup(key);
   if (*handle != nullptr) return Status::OK();
   // Two threads missing at once both open the table; the second insert
@@ -75,15 +90,14 @@ Status TableCache::find(uint64_t number, uint64_t file_size, Cache::Handle** han
   TableOptions options = options_;
   options.file_name = fname;
   std::unique_ptr<Table> table;
-  s = Table::open(options, std::move(file), file_size, block_cache_, &table);
+  s = Table::open(options, std::move(file), file_size, block_cache_, &table, MapTableFile(env_, fname, file_size));
   if (!s.ok()) return s;
   const size_t charge = memory_limit_ > 0 ? table->memory_usage() : 1;
   *handle = cache_->insert(key, table.release(), charge, &DeleteTable);
   return Status::OK();
 }
 
-Status TableCache::get(const FileMetaData& file, const Slice& internal_key,
-                       const std::function<void(const Slice& ikey, const Slice& value)>& fn) {
+Status TableCache::get(const FileMetaData& file, const Slice& internal_key, GetEntryFn fn) {
   Cache::Handle* handle = nullptr;
   Status s = find(file.number, file.file_size, &handle);
   if (!s.ok()) return s;
@@ -121,6 +135,9 @@ Status TableCache::open_table(uint64_t number, uint64_t file_size) {
   return s;
 }
 
-void TableCache::evict(uint64_t number) { cache_->erase(CacheKey(number)); }
+void TableCache::evict(uint64_t number) {
+  char key_space[8];
+  cache_->erase(CacheKey(number, key_space));
+}
 
 }  // namespace lightning

@@ -5,7 +5,9 @@
 // bloom filter and properties, so up to max_open_files of them stay open in a
 // cache (ARC, one unit of charge per table; or, with a memory limit, the
 // bytes each table holds in memory); the least useful are closed.
-// Data blocks go through the shared block cache handed to each Table.
+// Data blocks go through the shared block cache handed to each Table, or,
+// where the Env can map files (64-bit POSIX), are read in place through a
+// memory map of the table (see Table: mapped reads).
 //
 // Thread-safety: every method may be called concurrently.
 // Lifetime: env, the table options' comparator and the block cache must
@@ -23,6 +25,7 @@
 #include "db/version.h"
 #include "lightning/env.h"
 #include "lightning/status.h"
+#include "sst/table.h"
 #include "sst/table_options.h"
 #include "util/iterator.h"
 
@@ -39,8 +42,7 @@ class TableCache {
   TableCache& operator=(const TableCache&) = delete;
 
   // Table::get on table `file`, opening it if needed.
-  Status get(const FileMetaData& file, const Slice& internal_key,
-             const std::function<void(const Slice& ikey, const Slice& value)>& fn);
+  Status get(const FileMetaData& file, const Slice& internal_key, GetEntryFn fn);
   // An iterator over table `file`; on failure to open, an empty iterator
   // carrying the error.
   std::unique_ptr<InternalIterator> new_iterator(const FileMetaData& file, bool verify_checksums = true);

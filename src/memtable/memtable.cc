@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "util/coding.h"
+#include "util/hash.h"
 
 namespace lightning {
 namespace {
@@ -26,7 +27,50 @@ int MemTable::KeyComparator::operator()(const char* a, const char* b) const {
   return comparator.compare(decode_length_prefixed(a), decode_length_prefixed(b));
 }
 
-MemTable::MemTable(const InternalKeyComparator& cmp) : comparator_(cmp), table_(comparator_, &arena_) {}
+MemTable::MemTable(const InternalKeyComparator& cmp, size_t filter_bytes)
+    : comparator_(cmp),
+      filter_lines_(filter_bytes / kFilterLineBytes),
+      filter_(filter_lines_ > 0 ? new std::atomic<uint64_t>[filter_lines_ * kFilterLineWords]() : nullptr),
+      table_(comparator_, &arena_) {}
+
+void MemTable::filter_position(const Slice& user_key, size_t* line, uint32_t* probe) const {
+  const uint64_t h = Hash64(user_key, 0x6d656d74626c6f6full);  // "memtbloo"
+  // The high half picks the line (multiply-shift range reduction), the low
+  // half the bits within it.
+  *line = static_cast<size_t>(((h >> 32) * static_cast<uint64_t>(filter_lines_)) >> 32);
+  *probe = static_cast<uint32_t>(h);
+}
+
+void MemTable::filter_add(const Slice& user_key) {
+  size_t line;
+  uint32_t h;
+  filter_position(user_key, &line, &h);
+  std::atomic<uint64_t>* words = &filter_[line * kFilterLineWords];
+  const uint32_t delta = (h >> 17) | (h << 15);
+  for (int i = 0; i < kFilterProbes; i++) {
+    const uint32_t bit = h & (kFilterLineBytes * 8 - 1);
+    // Relaxed is enough: a reader that must see this key is ordered after
+    // the add() by whatever told it the write happened (the sequence
+    // number's release/acquire), and the skiplist insert that follows
+    // publishes with release.
+    words[bit / 64].fetch_or(uint64_t{1} << (bit % 64), std::memory_order_relaxed);
+    h += delta;
+  }
+}
+
+bool MemTable::filter_may_contain(const Slice& user_key) const {
+  size_t line;
+  uint32_t h;
+  filter_position(user_key, &line, &h);
+  const std::atomic<uint64_t>* words = &filter_[line * kFilterLineWords];
+  const uint32_t delta = (h >> 17) | (h << 15);
+  for (int i = 0; i < kFilterProbes; i++) {
+    const uint32_t bit = h & (kFilterLineBytes * 8 - 1);
+    if ((words[bit / 64].load(std::memory_order_relaxed) & (uint64_t{1} << (bit % 64))) == 0) return false;
+    h += delta;
+  }
+  return true;
+}
 
 MemTable::~MemTable() = default;
 
@@ -48,6 +92,7 @@ void MemTable::add(SequenceNumber seq, ValueType type, const Slice& user_key, co
   p = EncodeVarint32(p, static_cast<uint32_t>(value_size));
   if (value_size > 0) std::memcpy(p, value.data(), value_size);
   assert(p + value_size == buf + encoded_len);
+  if (filter_lines_ > 0) filter_add(user_key);
   // The entry bytes are written before insert() publishes the node with a
   // release store, so readers never see a half-written entry.
   table_.insert(buf);
@@ -55,6 +100,7 @@ void MemTable::add(SequenceNumber seq, ValueType type, const Slice& user_key, co
 }
 
 bool MemTable::get(const LookupKey& key, std::string* value, Status* s) const {
+  if (filter_lines_ > 0 && !filter_may_contain(key.user_key())) return false;
   Table::Iterator iter(&table_);
   // The lookup tag carries the highest type at the lookup sequence, so the
   // first entry >= it is the newest version of the key visible at that

@@ -4,6 +4,13 @@
 // every key written (values and deletion markers) is kept, ordered by
 // internal key, until the whole memtable is flushed and dropped.
 //
+// Key filter: optionally (filter_bytes > 0) a blocked bloom filter over the
+// user keys added (values and deletions alike), sized once at construction,
+// so that get() skips the skiplist search -- a chain of cache misses -- for
+// most keys the memtable does not hold. Every probe of a key falls in one
+// 64-byte line. A key whose add() finished before a get() began always
+// passes the filter; the filter never changes answers, only their cost.
+//
 // Entry format (one arena allocation per entry, never moved or freed):
 //   varint32(internal_key_len) | user_key | fixed64(seq << 8 | type)
 //   | varint32(value_len) | value
@@ -45,7 +52,14 @@ namespace lightning {
 class MemTable : public std::enable_shared_from_this<MemTable> {
  public:
   // cmp is copied; its user comparator must outlive the memtable.
-  explicit MemTable(const InternalKeyComparator& cmp);
+  // filter_bytes: size of the key filter (rounded down to whole 64-byte
+  // lines); 0 for none.
+  explicit MemTable(const InternalKeyComparator& cmp, size_t filter_bytes = 0);
+
+  // The key filter size the database gives a memtable that is flushed at
+  // memtable_size bytes: about 1/64 of it (1 MiB for the default 64 MiB),
+  // ~20 bits per entry for entries of ~150 bytes.
+  static size_t FilterBytesFor(size_t memtable_size) { return memtable_size / 64; }
   ~MemTable();
   MemTable(const MemTable&) = delete;
   MemTable& operator=(const MemTable&) = delete;
@@ -69,8 +83,9 @@ class MemTable : public std::enable_shared_from_this<MemTable> {
   // Seek targets must be well-formed internal keys (at least 8 bytes).
   std::unique_ptr<InternalIterator> new_iterator() const;
 
-  // Bytes of arena memory held; thread-safe, used to decide when to flush.
-  size_t approximate_memory_usage() const { return arena_.memory_usage(); }
+  // Bytes of arena memory held plus the key filter; thread-safe, used to
+  // decide when to flush.
+  size_t approximate_memory_usage() const { return arena_.memory_usage() + filter_lines_ * kFilterLineBytes; }
   // Entries added (values and deletions); thread-safe.
   uint64_t num_entries() const { return num_entries_.load(std::memory_order_relaxed); }
   bool empty() const { return num_entries() == 0; }
@@ -87,7 +102,19 @@ class MemTable : public std::enable_shared_from_this<MemTable> {
   };
   using Table = SkipList<const char*, KeyComparator>;
 
+  static constexpr size_t kFilterLineBytes = 64;
+  static constexpr size_t kFilterLineWords = kFilterLineBytes / sizeof(uint64_t);
+  static constexpr int kFilterProbes = 6;
+
+  // The filter line and the first bit probe for user_key.
+  void filter_position(const Slice& user_key, size_t* line, uint32_t* probe) const;
+  void filter_add(const Slice& user_key);
+  bool filter_may_contain(const Slice& user_key) const;
+
   const KeyComparator comparator_;
+  // filter_lines_ lines of kFilterLineWords words; set bits are never cleared.
+  const size_t filter_lines_;
+  std::unique_ptr<std::atomic<uint64_t>[]> filter_;
   Arena arena_;
   Table table_;
   std::atomic<uint64_t> num_entries_{0};

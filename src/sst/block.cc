@@ -9,8 +9,15 @@
 
 namespace lightning {
 
-Block::Block(std::string contents) : contents_(std::move(contents)) {
-  const size_t n = contents_.size();
+Block::Block(std::string contents)
+    : contents_(std::move(contents)), data_(contents_.data()), size_(contents_.size()) {
+  init();
+}
+
+Block::Block(const char* data, size_t size) : data_(data), size_(size) { init(); }
+
+void Block::init() {
+  const size_t n = size_;
   if (n < sizeof(uint32_t)) {
     status_ = Status::Corruption("block too short");
     return;
@@ -19,7 +26,7 @@ Block::Block(std::string contents) : contents_(std::move(contents)) {
     status_ = Status::Corruption("block too large");
     return;
   }
-  num_restarts_ = DecodeFixed32(contents_.data() + n - sizeof(uint32_t));
+  num_restarts_ = DecodeFixed32(data_ + n - sizeof(uint32_t));
   const size_t max_restarts = (n - sizeof(uint32_t)) / sizeof(uint32_t);
   if (num_restarts_ == 0 || num_restarts_ > max_restarts) {
     status_ = Status::Corruption("bad restart count in block");
@@ -30,7 +37,7 @@ Block::Block(std::string contents) : contents_(std::move(contents)) {
   // Validating the whole restart array once lets iterators binary search it
   // without further checks: restart[0] == 0, strictly increasing, and each
   // inside the entry area (an empty block has the single restart 0).
-  const char* restarts = contents_.data() + data_size_;
+  const char* restarts = data_ + data_size_;
   uint32_t prev = 0;
   for (uint32_t i = 0; i < num_restarts_; i++) {
     const uint32_t r = DecodeFixed32(restarts + i * sizeof(uint32_t));
@@ -49,9 +56,9 @@ class Block::Iter final : public InternalIterator {
  public:
   Iter(const Block* block, const Comparator* cmp)
       : cmp_(cmp),
-        data_(block->contents_.data()),
+        data_(block->data_),
         data_size_(static_cast<uint32_t>(block->data_size_)),
-        restarts_(block->contents_.data() + block->data_size_),
+        restarts_(block->data_ + block->data_size_),
         num_restarts_(block->num_restarts_),
         current_(data_size_),
         next_(data_size_),

@@ -31,12 +31,16 @@ class Block {
  public:
   // Takes the block contents.
   explicit Block(std::string contents);
+  // A view of size bytes at data, not copied: the caller keeps them alive
+  // and unchanged for as long as the Block and its iterators live (e.g. a
+  // verified block inside a table's memory map).
+  Block(const char* data, size_t size);
 
   Block(const Block&) = delete;
   Block& operator=(const Block&) = delete;
 
   // Bytes held (for cache charging).
-  size_t size() const { return contents_.size(); }
+  size_t size() const { return size_; }
 
   // OK, or Corruption if the restart array is malformed (then every
   // iterator is empty and reports this status).
@@ -49,7 +53,12 @@ class Block {
  private:
   class Iter;
 
-  std::string contents_;
+  // Validates the restart array of [data_, data_ + size_).
+  void init();
+
+  std::string contents_;  // empty for a view
+  const char* data_;      // the block's bytes: contents_ or the viewed memory
+  size_t size_;
   size_t data_size_ = 0;  // bytes of entries; the restart array starts here
   uint32_t num_restarts_ = 0;
   Status status_;

@@ -13,13 +13,26 @@ namespace {
 // the bit count is rounded, so never go below one 64-bit word.
 constexpr uint64_t kMinBits = 64;
 
-inline uint64_t ProbeBit(uint64_t h, int i, uint64_t num_bits) {
-  const uint64_t h1 = h & 0xffffffffu;
-  const uint64_t h2 = h >> 32;
-  // 64-bit arithmetic: (h1 + i*h2) cannot overflow for i < 2^31, so the
-  // probe sequence is exact modulo num_bits.
-  return (h1 + static_cast<uint64_t>(i) * h2) % num_bits;
-}
+// The probe sequence of hash h: bit i is (h1 + i * h2) mod num_bits, with
+// h1, h2 the low and high halves of h (the format, docs/SSTABLE.md). It is
+// computed as ((h1 mod n) + i * (h2 mod n)) mod n, stepping by one addition
+// and at most one subtraction per probe: two divisions per key instead of
+// one per probe.
+class ProbeSequence {
+ public:
+  ProbeSequence(uint64_t h, uint64_t num_bits)
+      : num_bits_(num_bits), bit_((h & 0xffffffffu) % num_bits), step_((h >> 32) % num_bits) {}
+  uint64_t bit() const { return bit_; }
+  void next() {
+    bit_ += step_;  // both < num_bits <= 2^63: no overflow
+    if (bit_ >= num_bits_) bit_ -= num_bits_;
+  }
+
+ private:
+  const uint64_t num_bits_;
+  uint64_t bit_;
+  const uint64_t step_;
+};
 
 }  // namespace
 
@@ -53,8 +66,9 @@ std::string BloomFilterBuilder::finish() {
   std::string filter(num_bytes + 1, '\0');
   char* bits = filter.data();
   for (uint64_t h : hashes_) {
-    for (int i = 0; i < num_probes_; i++) {
-      const uint64_t bit = ProbeBit(h, i, num_bits);
+    ProbeSequence probe(h, num_bits);
+    for (int i = 0; i < num_probes_; i++, probe.next()) {
+      const uint64_t bit = probe.bit();
       bits[bit / 8] = static_cast<char>(static_cast<uint8_t>(bits[bit / 8]) | (1u << (bit % 8)));
     }
   }
@@ -69,9 +83,16 @@ bool BloomFilterMayMatch(const Slice& filter, const Slice& key) {
   if (k < 1 || k > kMaxBloomProbes) return true;  // not something we wrote (or a future encoding)
   const uint64_t num_bits = static_cast<uint64_t>(filter.size() - 1) * 8;
   const uint8_t* bits = reinterpret_cast<const uint8_t*>(filter.data());
-  const uint64_t h = Hash64(key);
+  // All probe positions first, each prefetched, so that the cache misses of
+  // a large filter overlap instead of following one another.
+  uint64_t probe_bits[kMaxBloomProbes];
+  ProbeSequence probe(Hash64(key), num_bits);
+  for (int i = 0; i < k; i++, probe.next()) {
+    probe_bits[i] = probe.bit();
+    __builtin_prefetch(bits + probe_bits[i] / 8);
+  }
   for (int i = 0; i < k; i++) {
-    const uint64_t bit = ProbeBit(h, i, num_bits);
+    const uint64_t bit = probe_bits[i];
     if ((bits[bit / 8] & (1u << (bit % 8))) == 0) return false;
   }
   return true;

@@ -72,6 +72,39 @@ Status Footer::decode_from(const Slice& input) {
   return Status::OK();
 }
 
+namespace {
+
+// The checks and decompression shared by ReadBlock and DecodeStoredBlock.
+// data holds n stored bytes and the trailer; buf, if not null, is the string
+// data points into (n + trailer bytes), reused for an uncompressed result.
+Status DecodeBlockBytes(const char* data, size_t n, std::string* buf, const BlockHandle& handle,
+                        bool verify_checksum, BlockContents* result, const std::string& file_name) {
+  const uint8_t type = static_cast<uint8_t>(data[n]);
+  if (verify_checksum && DecodeFixed32(data + n + 1) != BlockChecksum(Slice(data, n), type)) {
+    return Status::Corruption("block checksum mismatch", Where(file_name, handle.offset));
+  }
+  if (!IsKnownCompressionType(type)) {
+    return Status::Corruption("unknown block compression type", Where(file_name, handle.offset));
+  }
+  if (type == static_cast<uint8_t>(CompressionType::kNone)) {
+    if (buf != nullptr && data == buf->data()) {
+      buf->resize(n);  // drop the trailer in place; no copy
+      result->data.swap(*buf);
+    } else {
+      result->data.assign(data, n);  // the file returned its own memory
+    }
+    return Status::OK();
+  }
+  Status s = UncompressBlock(static_cast<CompressionType>(type), Slice(data, n), &result->data);
+  if (!s.ok()) {
+    result->data.clear();
+    return Status::Corruption("cannot decompress block", Where(file_name, handle.offset) + ": " + s.message());
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
 Status ReadBlock(const RandomAccessFile* file, const BlockHandle& handle, bool verify_checksum,
                  BlockContents* result, const std::string& file_name) {
   result->data.clear();
@@ -87,29 +120,17 @@ Status ReadBlock(const RandomAccessFile* file, const BlockHandle& handle, bool v
   if (contents.size() != n + kBlockTrailerSize) {
     return Status::Corruption("truncated block read", Where(file_name, handle.offset));
   }
-  const char* data = contents.data();
-  const uint8_t type = static_cast<uint8_t>(data[n]);
-  if (verify_checksum && DecodeFixed32(data + n + 1) != BlockChecksum(Slice(data, n), type)) {
-    return Status::Corruption("block checksum mismatch", Where(file_name, handle.offset));
+  return DecodeBlockBytes(contents.data(), n, &buf, handle, verify_checksum, result, file_name);
+}
+
+Status DecodeStoredBlock(const char* stored, const BlockHandle& handle, bool verify_checksum, BlockContents* result,
+                         const std::string& file_name) {
+  result->data.clear();
+  if (handle.size > kMaxStoredBlockSize) {
+    return Status::Corruption("block handle has implausible size", Where(file_name, handle.offset));
   }
-  if (!IsKnownCompressionType(type)) {
-    return Status::Corruption("unknown block compression type", Where(file_name, handle.offset));
-  }
-  if (type == static_cast<uint8_t>(CompressionType::kNone)) {
-    if (data == buf.data()) {
-      buf.resize(n);  // drop the trailer in place; no copy
-      result->data.swap(buf);
-    } else {
-      result->data.assign(data, n);  // the file returned its own memory
-    }
-    return Status::OK();
-  }
-  s = UncompressBlock(static_cast<CompressionType>(type), Slice(data, n), &result->data);
-  if (!s.ok()) {
-    result->data.clear();
-    return Status::Corruption("cannot decompress block", Where(file_name, handle.offset) + ": " + s.message());
-  }
-  return Status::OK();
+  return DecodeBlockBytes(stored, static_cast<size_t>(handle.size), nullptr, handle, verify_checksum, result,
+                          file_name);
 }
 
 Slice MaybeCompressBlock(const Slice& raw, CompressionType requested, std::string* scratch, CompressionType* type) {

@@ -90,6 +90,12 @@ inline constexpr uint64_t kMaxStoredBlockSize = uint64_t{256} << 20;
 Status ReadBlock(const RandomAccessFile* file, const BlockHandle& handle, bool verify_checksum,
                  BlockContents* result, const std::string& file_name = std::string());
 
+// ReadBlock for a block already in memory: stored points at the handle's
+// handle.size stored bytes followed by the trailer (e.g. inside a memory map
+// of the file). Same checks, same errors, same result.
+Status DecodeStoredBlock(const char* stored, const BlockHandle& handle, bool verify_checksum, BlockContents* result,
+                         const std::string& file_name = std::string());
+
 // Decides how to store raw block contents: compressed with `requested` if
 // that saves at least 1/8 of the size (the bytes go to *scratch and the
 // returned Slice points there), else raw (returned Slice == raw). *type is

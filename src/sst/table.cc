@@ -8,6 +8,7 @@
 #include "db/dbformat.h"
 #include "sst/bloom.h"
 #include "util/coding.h"
+#include "util/compression.h"
 
 namespace lightning {
 namespace {
@@ -23,7 +24,8 @@ void DeleteCachedBlock(const Slice& /*key*/, void* value) { delete static_cast<B
 
 }  // namespace
 
-// Keeps a data block alive: either pinned in the block cache or owned.
+// Keeps a data block alive: either pinned in the block cache or owned (an
+// owned Block may be a view of the table's memory map, kept by the Table).
 class Table::BlockRef {
  public:
   BlockRef() = default;
@@ -226,13 +228,16 @@ class Table::TwoLevelIterator final : public InternalIterator {
   Status status_;
 };
 
-Table::Table(const TableOptions& options, std::unique_ptr<RandomAccessFile> file, uint64_t file_size, Cache* cache)
-    : options_(options), file_(std::move(file)), file_size_(file_size), cache_(cache) {}
+Table::Table(const TableOptions& options, std::unique_ptr<RandomAccessFile> file, uint64_t file_size, Cache* cache,
+             std::unique_ptr<MappedRegion> mapped)
+    : options_(options), file_(std::move(file)), file_size_(file_size), cache_(cache), mapped_(std::move(mapped)) {
+  if (mapped_ != nullptr && (mapped_->data() == nullptr || mapped_->size() < file_size_)) mapped_.reset();
+}
 
 Table::~Table() = default;
 
 Status Table::open(const TableOptions& options, std::unique_ptr<RandomAccessFile> file, uint64_t file_size,
-                   Cache* block_cache, std::unique_ptr<Table>* table) {
+                   Cache* block_cache, std::unique_ptr<Table>* table, std::unique_ptr<MappedRegion> mapped) {
   table->reset();
   if (options.comparator == nullptr) return Status::InvalidArgument("TableOptions::comparator is required");
   if (file_size < Footer::kEncodedLength) {
@@ -249,7 +254,7 @@ Status Table::open(const TableOptions& options, std::unique_ptr<RandomAccessFile
   s = footer.decode_from(footer_input);
   if (!s.ok()) return WithFileName(s, options.file_name);
 
-  std::unique_ptr<Table> t(new Table(options, std::move(file), file_size, block_cache));
+  std::unique_ptr<Table> t(new Table(options, std::move(file), file_size, block_cache, std::move(mapped)));
   // Until the meta blocks are known, anything before the footer is fair game.
   t->data_end_ = file_size - Footer::kEncodedLength;
 
@@ -297,6 +302,7 @@ Status Table::open(const TableOptions& options, std::unique_ptr<RandomAccessFile
                                    options.file_name);
   }
   t->data_end_ = data_end;
+  if (t->mapped_ != nullptr) t->init_mapped_reads();
 
   if (block_cache != nullptr) t->cache_id_ = block_cache->new_id();
   *table = std::move(t);
@@ -315,6 +321,68 @@ Status Table::check_handle(const BlockHandle& handle) const {
   return Status::OK();
 }
 
+void Table::init_mapped_reads() {
+  std::unique_ptr<InternalIterator> it = index_block_->new_iterator(options_.comparator);
+  for (it->seek_to_first(); it->valid(); it->next()) {
+    Slice encoded = it->value();
+    BlockHandle handle;
+    // A bad handle is reported when a read reaches it; out-of-order offsets
+    // would break the binary search: both just mean no map.
+    if (!handle.decode_from(&encoded).ok() || (!block_offsets_.empty() && handle.offset <= block_offsets_.back())) {
+      block_offsets_.clear();
+      mapped_.reset();
+      return;
+    }
+    block_offsets_.push_back(handle.offset);
+  }
+  if (!it->status().ok()) {
+    block_offsets_.clear();
+    mapped_.reset();
+    return;
+  }
+  block_offsets_.shrink_to_fit();
+  block_verified_.reset(new std::atomic<bool>[block_offsets_.size()]());
+}
+
+Status Table::corruption_at(const Slice& what, uint64_t offset) const {
+  return Status::Corruption(what, (options_.file_name.empty() ? std::string("<table>") : options_.file_name) +
+                                      " at offset " + std::to_string(offset));
+}
+
+Status Table::verify_mapped_block(const BlockHandle& handle) const {
+  const auto pos = std::lower_bound(block_offsets_.begin(), block_offsets_.end(), handle.offset);
+  std::atomic<bool>* verified = nullptr;
+  if (pos != block_offsets_.end() && *pos == handle.offset) {
+    verified = &block_verified_[static_cast<size_t>(pos - block_offsets_.begin())];
+    if (verified->load(std::memory_order_acquire)) return Status::OK();
+  }
+  // (A handle the index listing does not hold is verified on every read.)
+  const char* stored = mapped_->data() + handle.offset;
+  const size_t n = static_cast<size_t>(handle.size);
+  const uint8_t type = static_cast<uint8_t>(stored[n]);
+  if (DecodeFixed32(stored + n + 1) != BlockChecksum(Slice(stored, n), type)) {
+    return corruption_at("block checksum mismatch", handle.offset);
+  }
+  if (verified != nullptr) verified->store(true, std::memory_order_release);
+  return Status::OK();
+}
+
+Status Table::mapped_uncompressed_block(const BlockHandle& handle, bool verify_checksums, const char** data) const {
+  *data = nullptr;
+  if (mapped_ == nullptr) return Status::OK();
+  // check_handle keeps the block and its trailer inside the mapped bytes.
+  const char* stored = mapped_->data() + handle.offset;
+  // The type byte is read before the checksum check, but only picks the
+  // path: the checksum covers it.
+  if (static_cast<uint8_t>(stored[handle.size]) != static_cast<uint8_t>(CompressionType::kNone)) return Status::OK();
+  if (verify_checksums) {
+    Status s = verify_mapped_block(handle);
+    if (!s.ok()) return s;
+  }
+  *data = stored;
+  return Status::OK();
+}
+
 Status Table::read_meta_block(const BlockHandle& handle, std::unique_ptr<Block>* block) const {
   Status s = check_handle(handle);
   BlockContents contents;
@@ -329,6 +397,16 @@ Status Table::read_meta_block(const BlockHandle& handle, std::unique_ptr<Block>*
 Status Table::read_data_block(const BlockHandle& handle, bool verify_checksums, BlockRef* ref) const {
   Status s = check_handle(handle);
   if (!s.ok()) return s;
+  const char* in_place = nullptr;
+  s = mapped_uncompressed_block(handle, verify_checksums, &in_place);
+  if (!s.ok()) return s;
+  if (in_place != nullptr) {
+    auto view = std::make_unique<Block>(in_place, static_cast<size_t>(handle.size));
+    if (!view->status().ok()) return corruption_at(view->status().message(), handle.offset);
+    ref->set_owned(std::move(view));
+    return Status::OK();
+  }
+  const char* mapped_block = mapped_ != nullptr ? mapped_->data() + handle.offset : nullptr;
   char key_space[16];
   EncodeFixed64(key_space, cache_id_);
   EncodeFixed64(key_space + 8, handle.offset);
@@ -340,14 +418,14 @@ Status Table::read_data_block(const BlockHandle& handle, bool verify_checksums, 
     }
   }
   BlockContents contents;
-  s = ReadBlock(file_.get(), handle, verify_checksums, &contents, options_.file_name);
+  if (mapped_block != nullptr) {
+    s = DecodeStoredBlock(mapped_block, handle, verify_checksums, &contents, options_.file_name);
+  } else {
+    s = ReadBlock(file_.get(), handle, verify_checksums, &contents, options_.file_name);
+  }
   if (!s.ok()) return s;
   auto block = std::make_unique<Block>(std::move(contents.data));
-  if (!block->status().ok()) {
-    return Status::Corruption(block->status().message(),
-                              (options_.file_name.empty() ? std::string("<table>") : options_.file_name) +
-                                  " at offset " + std::to_string(handle.offset));
-  }
+  if (!block->status().ok()) return corruption_at(block->status().message(), handle.offset);
   // Only verified blocks are shared: a reader that asked for checksums must
   // never be handed a block someone else read without them.
   if (cache_ != nullptr && verify_checksums) {
@@ -411,8 +489,7 @@ bool Table::prefix_may_match(const Slice& prefix, const PrefixExtractor* extract
   return BloomFilterMayMatch(Slice(filter_), prefix);
 }
 
-Status Table::get(const Slice& internal_lookup_key,
-                  const std::function<void(const Slice& ikey, const Slice& value)>& fn) const {
+Status Table::get(const Slice& internal_lookup_key, GetEntryFn fn) const {
   if (internal_lookup_key.size() < 8) return Status::InvalidArgument("Table::get needs an internal key");
   if (!key_may_match(ExtractUserKey(internal_lookup_key))) return Status::OK();
   std::unique_ptr<InternalIterator> index = index_block_->new_iterator(options_.comparator);
@@ -424,16 +501,34 @@ Status Table::get(const Slice& internal_lookup_key,
     if (!handle.decode_from(&encoded).ok()) {
       return Status::Corruption("bad block handle in index", options_.file_name);
     }
-    BlockRef ref;
-    Status s = read_data_block(handle, /*verify_checksums=*/true, &ref);
+    // Returns true if the search is over (found, or an error in *s).
+    auto search = [&](const Block& block, Status* s) {
+      std::unique_ptr<InternalIterator> it = block.new_iterator(options_.comparator);
+      it->seek(internal_lookup_key);
+      if (it->valid()) {
+        fn(it->key(), it->value());
+        return true;
+      }
+      *s = it->status();
+      return !s->ok();
+    };
+    Status s = check_handle(handle);
     if (!s.ok()) return s;
-    std::unique_ptr<InternalIterator> it = ref.get()->new_iterator(options_.comparator);
-    it->seek(internal_lookup_key);
-    if (it->valid()) {
-      fn(it->key(), it->value());
-      return Status::OK();
+    const char* in_place = nullptr;
+    s = mapped_uncompressed_block(handle, /*verify_checksums=*/true, &in_place);
+    if (!s.ok()) return s;
+    if (in_place != nullptr) {
+      // The common case with a map: a Block over the mapped bytes, on the
+      // stack.
+      const Block block(in_place, static_cast<size_t>(handle.size));
+      if (!block.status().ok()) return corruption_at(block.status().message(), handle.offset);
+      if (search(block, &s)) return s;
+      continue;
     }
-    if (!it->status().ok()) return it->status();
+    BlockRef ref;
+    s = read_data_block(handle, /*verify_checksums=*/true, &ref);
+    if (!s.ok()) return s;
+    if (search(*ref.get(), &s)) return s;
   }
   return index->status();
 }
@@ -455,7 +550,7 @@ uint64_t Table::approximate_offset_of(const Slice& key) const {
 
 size_t Table::memory_usage() const {
   return sizeof(Table) + (index_block_ != nullptr ? index_block_->size() : 0) + filter_.capacity() +
-         options_.file_name.capacity();
+         options_.file_name.capacity() + block_offsets_.capacity() * (sizeof(uint64_t) + sizeof(std::atomic<bool>));
 }
 
 }  // namespace lightning

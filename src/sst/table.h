@@ -8,6 +8,15 @@
 // cache is given) shared through it: cache key = fixed64(cache id) |
 // fixed64(block offset), value = the decoded Block.
 //
+// Memory-mapped reads: given a map of the file (open()'s `mapped`), data
+// blocks are read from it instead of with pread. An uncompressed block is
+// used in place: its checksum is verified the first time this Table reads it
+// (remembered per block; a block that fails is never remembered and keeps
+// failing) and it bypasses the block cache, whose role the OS page cache
+// takes, as for the B+Tree. Compressed blocks are verified and decompressed
+// from the map into the block cache as before. Meta blocks (index, filter,
+// properties) are read with pread at open in both modes.
+//
 // Errors: damage anywhere yields Corruption (naming the file and offset), an
 // unknown format version NotSupported; damaged data is never returned.
 //
@@ -19,10 +28,12 @@
 #ifndef LIGHTNING_SST_TABLE_H_
 #define LIGHTNING_SST_TABLE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "cache/cache.h"
 #include "lightning/env.h"
@@ -32,17 +43,25 @@
 #include "sst/format.h"
 #include "sst/table_options.h"
 #include "sst/table_properties.h"
+#include "util/function_ref.h"
 #include "util/iterator.h"
 
 namespace lightning {
+
+// Table::get's callback: called at most once, during the call.
+using GetEntryFn = FunctionRef<void(const Slice& ikey, const Slice& value)>;
 
 class Table {
  public:
   // Opens the table stored in file, whose size is file_size. options must
   // carry the comparator the table was written with (checked by name:
-  // InvalidArgument otherwise); block_cache may be null.
+  // InvalidArgument otherwise); block_cache may be null. mapped, if not
+  // null, maps (at least) the file's first file_size bytes of this same,
+  // immutable file; it is used for data block reads (see above) and ignored
+  // if smaller than file_size. The Table keeps both file and mapped.
   static Status open(const TableOptions& options, std::unique_ptr<RandomAccessFile> file, uint64_t file_size,
-                     Cache* block_cache, std::unique_ptr<Table>* table);
+                     Cache* block_cache, std::unique_ptr<Table>* table,
+                     std::unique_ptr<MappedRegion> mapped = nullptr);
 
   ~Table();
   Table(const Table&) = delete;
@@ -62,8 +81,7 @@ class Table {
   // may not be called even though a greater key exists. Returns the error
   // (Corruption, IOError) if a block cannot be read; InvalidArgument if the
   // key is shorter than an internal key's 8-byte tag.
-  Status get(const Slice& internal_lookup_key,
-             const std::function<void(const Slice& ikey, const Slice& value)>& fn) const;
+  Status get(const Slice& internal_lookup_key, GetEntryFn fn) const;
 
   // A cursor over all entries, in both directions. verify_checksums=false
   // skips checksum checks of data blocks not already cached (blocks read
@@ -85,6 +103,9 @@ class Table {
   Status salvage_blocks(const std::function<void(const Slice& ikey, const Slice& value)>& on_entry,
                         const std::function<void(uint64_t offset, const Status& why)>& on_damaged_block) const;
 
+  // True if data blocks are read through a memory map.
+  bool mapped() const { return mapped_ != nullptr; }
+
   const TableProperties& properties() const { return properties_; }
   uint64_t file_size() const { return file_size_; }
   // Bytes this open table holds in memory (index block, bloom filter, ...).
@@ -94,20 +115,38 @@ class Table {
   class BlockRef;
   class TwoLevelIterator;
 
-  Table(const TableOptions& options, std::unique_ptr<RandomAccessFile> file, uint64_t file_size, Cache* cache);
+  Table(const TableOptions& options, std::unique_ptr<RandomAccessFile> file, uint64_t file_size, Cache* cache,
+        std::unique_ptr<MappedRegion> mapped);
 
   // Checks that a handle lies inside the file's block area.
   Status check_handle(const BlockHandle& handle) const;
   // Reads (or finds in the cache) the data block at handle.
   Status read_data_block(const BlockHandle& handle, bool verify_checksums, BlockRef* ref) const;
+  // Mapped reads: the verified in-place bytes of the data block at handle
+  // (already checked by check_handle) if it is stored uncompressed, else
+  // null (then read_data_block reads it).
+  Status mapped_uncompressed_block(const BlockHandle& handle, bool verify_checksums, const char** data) const;
   // Reads a block that is kept by the Table itself (index, metaindex, ...).
   Status read_meta_block(const BlockHandle& handle, std::unique_ptr<Block>* block) const;
+  // Lists the data blocks' offsets for the verified-block flags; drops the
+  // map (pread from then on) if the index does not list them in order.
+  void init_mapped_reads();
+  // Mapped reads: checks the checksum of the block at handle in the map,
+  // unless an earlier call already did.
+  Status verify_mapped_block(const BlockHandle& handle) const;
+  Status corruption_at(const Slice& what, uint64_t offset) const;
 
   const TableOptions options_;
   const std::unique_ptr<RandomAccessFile> file_;
   const uint64_t file_size_;
   Cache* const cache_;
   uint64_t cache_id_ = 0;
+
+  // Mapped reads (null: pread). block_offsets_ lists the data blocks in
+  // file order; block_verified_[i] is set once block i's checksum passed.
+  std::unique_ptr<MappedRegion> mapped_;
+  std::vector<uint64_t> block_offsets_;
+  std::unique_ptr<std::atomic<bool>[]> block_verified_;
 
   std::unique_ptr<Block> index_block_;
   std::string filter_;    // bloom filter bytes; empty: no filter
