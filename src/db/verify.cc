@@ -138,7 +138,7 @@ Status Verifier::check_log(uint64_t number, SequenceNumber* last_sequence) {
       return Status::Corruption(fname + " at offset " + std::to_string(reader->damage_offset()),
                                 reader->damage_reason());
     case wal::WalReader::End::kTornTail:
-      report_->wal_torn_tail_bytes += reader->file_size() - reader->valid_end();
+      report_->wal_torn_tail_bytes += reader->data_end() - reader->valid_end();
       break;
     case wal::WalReader::End::kNotYet:
     case wal::WalReader::End::kClean:
@@ -146,7 +146,8 @@ Status Verifier::check_log(uint64_t number, SequenceNumber* last_sequence) {
   }
   report_->wal_files++;
   report_->wal_records += records;
-  report_->wal_bytes += reader->file_size();
+  // Zeros the writer prefilled after its last record are not log bytes.
+  report_->wal_bytes += reader->data_end();
   return Status::OK();
 }
 
