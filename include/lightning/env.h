@@ -65,9 +65,10 @@ class LIGHTNING_EXPORT WritableFile {
   // appends within them flushes data only and commits no file-size or extent
   // change -- the slow part of an fdatasync that grows a file. A reader of
   // such a file sees the zeros after the appended bytes, and must take them
-  // for the end. close() (and the destructor) cuts the file back to the bytes
-  // appended. Same threading contract as append(). Default: NotSupported
-  // (callers just append); so do files from new_appendable_file().
+  // for the end. close() cuts the file back to the bytes appended; a file
+  // destroyed without close() keeps its zeros, as after a crash. Same
+  // threading contract as append(). Default: NotSupported (callers just
+  // append); so do files from new_appendable_file().
   virtual Status prefill_zeros(uint64_t size);
   virtual Status close() = 0;
 };

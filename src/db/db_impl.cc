@@ -855,7 +855,8 @@ Status DBImpl::switch_memtable() {
     set_background_error(s, "switching to a new write-ahead log");
     return bg_error_;
   }
-  imm_.push_back(Immutable{mem_, mem_log_number_, mem_first_sequence_, last_sequence_.load(std::memory_order_relaxed)});
+  imm_.push_back(Immutable{mem_, mem_log_number_, mem_first_sequence_, last_sequence_.load(std::memory_order_relaxed),
+                           old_log->size()});
   mem_ = std::make_shared<MemTable>(icmp_);
   mem_first_sequence_ = last_sequence_.load(std::memory_order_relaxed) + 1;
   mem_log_number_ = number;
@@ -1425,10 +1426,13 @@ void DBImpl::delete_obsolete_files() {
 
 DatabaseStats DBImpl::stats() {
   DatabaseStats st;
-  std::shared_ptr<wal::WalWriter> live_log;
+  // Logs written by this process hold prefilled zeros after their records
+  // until they are closed or deleted: their sizes come from the writers.
+  std::vector<std::pair<uint64_t, uint64_t>> log_sizes;  // number, size
   {
     port::MutexLock l(&mu_);
-    live_log = log_;
+    if (log_ != nullptr) log_sizes.emplace_back(log_->log_number(), log_->size());
+    for (const auto& imm : imm_) log_sizes.emplace_back(imm.log_number, imm.log_size);
     for (int level = 0; level < kNumLevels; level++) {
       st.levels.push_back(LevelStats{current_ ? current_->num_files(level) : 0,
                                      current_ ? current_->level_bytes(level) : 0});
@@ -1479,9 +1483,10 @@ DatabaseStats DBImpl::stats() {
     for (const auto& name : children) {
       uint64_t number = 0, size = 0;
       if (ParseFileName(name, &number) != FileType::kLog) continue;
-      // The live log's file also holds the zeros prefilled ahead of it.
-      if (live_log != nullptr && number == live_log->log_number()) {
-        st.wal_bytes += live_log->size();
+      auto known = std::find_if(log_sizes.begin(), log_sizes.end(),
+                                [number](const std::pair<uint64_t, uint64_t>& l) { return l.first == number; });
+      if (known != log_sizes.end()) {
+        st.wal_bytes += known->second;
       } else if (env_->get_file_size(dbname_ + "/" + name, &size).ok()) {
         st.wal_bytes += size;
       }

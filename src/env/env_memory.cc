@@ -81,7 +81,6 @@ class MemRandomAccessFile final : public RandomAccessFile {
 class MemWritableFile final : public WritableFile {
  public:
   explicit MemWritableFile(std::shared_ptr<MemFile> file) : file_(std::move(file)) {}
-  ~MemWritableFile() override { (void)close(); }
   Status append(const Slice& data) override {
     port::MutexLock l(&file_->mu);
     if (!prefilled_) {

@@ -101,8 +101,11 @@ class PosixWritableFile final : public WritableFile {
   // prefill_zeros() can write past it; not for O_APPEND files.
   PosixWritableFile(std::string fname, int fd, bool truncated)
       : fname_(std::move(fname)), fd_(fd), can_prefill_(truncated) {}
+  // Flushes like close(), but leaves prefilled zeros in place (see env.h).
   ~PosixWritableFile() override {
-    if (fd_ >= 0) (void)close();
+    if (fd_ < 0) return;
+    (void)flush();
+    ::close(fd_);
   }
 
   Status append(const Slice& data) override {

@@ -103,10 +103,10 @@ class FaultInjectionEnv::File final : public WritableFile {
     // Not a counted call: the engine did not ask for it. If the handle may
     // still write, behave like a real file's destructor (flush); otherwise
     // lose the buffer like a dead process would.
-    const bool alive = env_->active_ && epoch_ == env_->epoch_;
-    if (alive) (void)write_buffer_locked();
+    if (env_->active_ && epoch_ == env_->epoch_) (void)write_buffer_locked();
     buffer_.clear();
-    (void)close_target_locked(alive);
+    // The target is destroyed with this handle, without close(): like any
+    // file destroyed unclosed, it keeps prefilled zeros.
   }
 
   Status append(const Slice& data) override {
@@ -150,8 +150,8 @@ class FaultInjectionEnv::File final : public WritableFile {
     return s;
   }
 
-  // Releases the target file whatever happens; on failure the buffered data
-  // is lost (as after a failed close(2)).
+  // On failure the buffered data is lost (as after a failed close(2)), and
+  // the target file is released when the handle is destroyed.
   Status close() override {
     port::MutexLock l(&env_->mu_);
     if (closed_) return Status::OK();  // like the real files: closing twice is fine
@@ -159,8 +159,13 @@ class FaultInjectionEnv::File final : public WritableFile {
     if (s.ok()) s = check_usable_locked();
     if (s.ok()) s = write_buffer_locked();
     buffer_.clear();
-    Status cs = close_target_locked(s.ok());  // the target's own buffer is empty
-    if (s.ok()) s = cs;
+    if (s.ok()) {
+      // Cuts prefilled zeros off: a shrink, durable at once here (as for
+      // truncate_file). A failed close leaves the target to the destructor.
+      s = target_->close();  // the target's own buffer is empty
+      state_->zero_end = 0;
+      state_->zero_synced = 0;
+    }
     closed_ = true;
     return s;
   }
@@ -183,24 +188,6 @@ class FaultInjectionEnv::File final : public WritableFile {
     if (closed_) return Status::IOError("file already closed", fname_);
     if (epoch_ != env_->epoch_) return DeadHandleError(fname_);
     return Status::OK();
-  }
-
-  // A target file cuts its prefilled zeros off when it closes. That is a
-  // write: a handle of a crashed process (inactive filesystem, or a handle
-  // from before a power cut) must not make it, so the zeros are put back.
-  // Otherwise the cut counts as durable at once (a shrink, as for truncate).
-  Status close_target_locked(bool alive) REQUIRES(env_->mu_) {
-    Status s = target_->close();
-    if (!alive && state_->zero_end > 0) {
-      uint64_t size = 0;
-      if (env_->target_->get_file_size(fname_, &size).ok() && size < state_->zero_end) {
-        (void)env_->target_->truncate_file(fname_, state_->zero_end);
-      }
-    } else if (alive) {
-      state_->zero_end = 0;
-      state_->zero_synced = 0;
-    }
-    return s;
   }
 
   Status write_buffer_locked() REQUIRES(env_->mu_) {

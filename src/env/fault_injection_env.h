@@ -77,7 +77,8 @@
 //   kAny         all of the above (as a counter, and as a fail_nth_call kind)
 // A WritableFile destroyed without close() flushes its buffer like a real
 // file would (not counted, never injected) -- unless the filesystem is
-// inactive or the handle is dead, in which case the buffer is lost.
+// inactive or the handle is dead, in which case the buffer is lost -- and
+// keeps any prefilled zeros.
 // RandomRWFile::close writes nothing, so it is not counted and never fails
 // here. Reads (RandomRWFile::read included), map_file, file_exists,
 // is_directory, get_children, get_file_size, lock_file, unlock_file and the

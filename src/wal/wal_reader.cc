@@ -10,10 +10,11 @@
 namespace lightning::wal {
 
 Status WalReader::open(Env* env, const std::string& fname, uint64_t expected_log_number,
-                       std::unique_ptr<WalReader>* result) {
+                       std::unique_ptr<WalReader>* result, uint64_t max_size) {
   uint64_t size = 0;
   Status s = env->get_file_size(fname, &size);
   if (!s.ok()) return s;
+  size = std::min(size, max_size);
   std::unique_ptr<RandomAccessFile> file;
   s = env->new_random_access_file(fname, &file);
   if (!s.ok()) return s;

@@ -41,9 +41,11 @@ class WalReader {
 
   // Opens fname for reading. NotSupported if the header names an unknown
   // format version; IOError/NotFound from the Env. A damaged header is not an
-  // error here: the first read_record() reports it.
+  // error here: the first read_record() reports it. Reads no further than
+  // max_size bytes (for a live log: WalWriter::flushed_size()), which then
+  // count as the file's size.
   static Status open(Env* env, const std::string& fname, uint64_t expected_log_number,
-                     std::unique_ptr<WalReader>* result);
+                     std::unique_ptr<WalReader>* result, uint64_t max_size = UINT64_MAX);
 
   // The next intact record: true with *payload (valid until the next call)
   // and *sequence. false at the end or at damage; end() says which.

@@ -45,9 +45,8 @@ Status WalWriter::prefill_through(uint64_t end) {
   return s;
 }
 
-WalWriter::~WalWriter() {
-  if (file_) (void)file_->close();
-}
+// Destroying file_ flushes and closes it without cutting the zeros off.
+WalWriter::~WalWriter() = default;
 
 Status WalWriter::add_record(uint64_t sequence, const Slice& payload) {
   if (payload.size() > kMaxPayloadSize) return Status::InvalidArgument("write-ahead log record too large");
@@ -67,8 +66,18 @@ Status WalWriter::add_record(uint64_t sequence, const Slice& payload) {
   return s;
 }
 
-Status WalWriter::flush() { return file_->flush(); }
-Status WalWriter::sync() { return file_->sync(); }
+Status WalWriter::flush() {
+  Status s = file_->flush();
+  if (s.ok()) flushed_size_.store(size_.load(std::memory_order_relaxed), std::memory_order_release);
+  return s;
+}
+
+Status WalWriter::sync() {
+  Status s = file_->sync();
+  if (s.ok()) flushed_size_.store(size_.load(std::memory_order_relaxed), std::memory_order_release);
+  return s;
+}
+
 Status WalWriter::sync_flushed() { return file_->sync_flushed(); }
 
 Status WalWriter::close() {

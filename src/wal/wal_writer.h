@@ -2,8 +2,10 @@
 //
 // WalWriter appends checksummed records to one log file.
 //
-// Thread-safety: none; the database's write leader is the only caller at any
-// time. Lifetime: owns the file; close() or the destructor closes it.
+// Thread-safety: none, except where a method says so; the database's write
+// leader is the only caller at any time. Lifetime: owns the file; close()
+// closes it and cuts off prefilled zeros, the destructor closes it and
+// leaves them (the log reads the same either way).
 #ifndef LIGHTNING_WAL_WAL_WRITER_H_
 #define LIGHTNING_WAL_WAL_WRITER_H_
 
@@ -54,6 +56,11 @@ class WalWriter {
   // Bytes of records written so far, header included; the prefilled zeros
   // after them are not counted. Safe to call from any thread (for stats).
   uint64_t size() const { return size_.load(std::memory_order_relaxed); }
+  // The size() as of the last successful flush() or sync(): every byte
+  // before it is in the file. Safe to call from any thread; a reader of the
+  // live log must stop there, since past it the leader may be writing
+  // records over the zeros.
+  uint64_t flushed_size() const { return flushed_size_.load(std::memory_order_acquire); }
   // The end of the prefilled zeros (<= size() when there are none).
   uint64_t prefilled_end() const { return prefilled_end_; }
 
@@ -68,6 +75,7 @@ class WalWriter {
   const uint64_t log_number_;
   uint64_t prefill_bytes_;  // 0: plain appends
   std::atomic<uint64_t> size_{0};
+  std::atomic<uint64_t> flushed_size_{0};
   uint64_t prefilled_end_ = 0;
 };
 
