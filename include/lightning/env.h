@@ -57,6 +57,19 @@ class LIGHTNING_EXPORT WritableFile {
   // flush() from another thread, so a background fsync need not stop the
   // writer. Default: NotSupported (use sync() instead).
   virtual Status sync_flushed();
+  // Makes the file at least `size` bytes long by filling the space past the
+  // bytes appended so far with zeros; the append position does not move, so
+  // later appends overwrite the zeros in place. For an append-only log with
+  // frequent syncs: on POSIX the zeros are really written (not just reserved
+  // with fallocate), so that once a sync() has made them durable, a sync() of
+  // appends within them flushes data only and commits no file-size or extent
+  // change -- the slow part of an fdatasync that grows a file. A reader of
+  // such a file sees the zeros after the appended bytes, and must take them
+  // for the end. close() cuts the file back to the bytes appended; a file
+  // destroyed without close() keeps its zeros, as after a crash. Same
+  // threading contract as append(). Default: NotSupported (callers just
+  // append); so do files from new_appendable_file().
+  virtual Status prefill_zeros(uint64_t size);
   virtual Status close() = 0;
 };
 

@@ -49,6 +49,7 @@ Status ValidateOptions(const Options& o) {
   auto bad = [](const std::string& what) { return Status::InvalidArgument("Options", what); };
   if (o.memory_budget != 0 && o.memory_budget < (4u << 20)) return bad("memory_budget must be 0 or >= 4 MiB");
   if (o.wal_sync_interval_ms == 0) return bad("wal_sync_interval_ms must be > 0");
+  if (o.wal_prefill_bytes > (256u << 20)) return bad("wal_prefill_bytes must be <= 256 MiB");
   if (o.memtable_size < (64u << 10)) return bad("memtable_size must be >= 64 KiB");
   if (o.max_immutable_memtables < 1) return bad("max_immutable_memtables must be >= 1");
   if (o.level0_file_num_compaction_trigger < 1 ||
@@ -266,7 +267,7 @@ Status DBImpl::open_impl() {
   // and the manifest retires the old ones.
   const uint64_t log_number = new_file_number();
   std::unique_ptr<wal::WalWriter> log;
-  s = wal::WalWriter::create(env_, LogFileName(dbname_, log_number), log_number, &log);
+  s = wal::WalWriter::create(env_, LogFileName(dbname_, log_number), log_number, &log, options_.wal_prefill_bytes);
   if (s.ok()) s = log->sync();
   if (!s.ok()) return s;
   state.log_number = log_number;
@@ -841,7 +842,9 @@ Status DBImpl::switch_memtable() {
   // The old log is synced before the new one gets records, so that after a
   // power loss the surviving commits are still a prefix of all commits.
   Status s = old_log->sync();
-  if (s.ok()) s = wal::WalWriter::create(env_, LogFileName(dbname_, number), number, &new_log);
+  if (s.ok()) {
+    s = wal::WalWriter::create(env_, LogFileName(dbname_, number), number, &new_log, options_.wal_prefill_bytes);
+  }
   // The new log's directory entry must be durable before a synced write in
   // it is acknowledged.
   if (s.ok()) s = env_->sync_dir(dbname_);
@@ -852,7 +855,8 @@ Status DBImpl::switch_memtable() {
     set_background_error(s, "switching to a new write-ahead log");
     return bg_error_;
   }
-  imm_.push_back(Immutable{mem_, mem_log_number_, mem_first_sequence_, last_sequence_.load(std::memory_order_relaxed)});
+  imm_.push_back(Immutable{mem_, mem_log_number_, mem_first_sequence_, last_sequence_.load(std::memory_order_relaxed),
+                           old_log->size()});
   mem_ = std::make_shared<MemTable>(icmp_, MemTable::FilterBytesFor(options_.memtable_size));
   mem_first_sequence_ = last_sequence_.load(std::memory_order_relaxed) + 1;
   mem_log_number_ = number;
@@ -1422,8 +1426,13 @@ void DBImpl::delete_obsolete_files() {
 
 DatabaseStats DBImpl::stats() {
   DatabaseStats st;
+  // Logs written by this process hold prefilled zeros after their records
+  // until they are closed or deleted: their sizes come from the writers.
+  std::vector<std::pair<uint64_t, uint64_t>> log_sizes;  // number, size
   {
     port::MutexLock l(&mu_);
+    if (log_ != nullptr) log_sizes.emplace_back(log_->log_number(), log_->size());
+    for (const auto& imm : imm_) log_sizes.emplace_back(imm.log_number, imm.log_size);
     for (int level = 0; level < kNumLevels; level++) {
       st.levels.push_back(LevelStats{current_ ? current_->num_files(level) : 0,
                                      current_ ? current_->level_bytes(level) : 0});
@@ -1473,7 +1482,12 @@ DatabaseStats DBImpl::stats() {
   if (env_->get_children(dbname_, &children).ok()) {
     for (const auto& name : children) {
       uint64_t number = 0, size = 0;
-      if (ParseFileName(name, &number) == FileType::kLog && env_->get_file_size(dbname_ + "/" + name, &size).ok()) {
+      if (ParseFileName(name, &number) != FileType::kLog) continue;
+      auto known = std::find_if(log_sizes.begin(), log_sizes.end(),
+                                [number](const std::pair<uint64_t, uint64_t>& l) { return l.first == number; });
+      if (known != log_sizes.end()) {
+        st.wal_bytes += known->second;
+      } else if (env_->get_file_size(dbname_ + "/" + name, &size).ok()) {
         st.wal_bytes += size;
       }
     }

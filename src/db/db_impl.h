@@ -104,6 +104,7 @@ class DBImpl final : public Database {
     uint64_t log_number;            // the log holding its records
     SequenceNumber first_sequence;  // no entry of an older memtable is at or above this
     SequenceNumber last_sequence;   // its newest entry
+    uint64_t log_size = 0;          // the log's records (its file may hold prefilled zeros after them)
   };
   struct Counters {
     std::atomic<uint64_t> user_bytes_written{0}, wal_bytes_written{0}, flushes{0}, flush_bytes_written{0},

@@ -14,6 +14,7 @@
 #include "sst/table.h"
 #include "util/no_throw.h"
 #include "wal/wal_reader.h"
+#include "wal/wal_writer.h"
 
 namespace lightning {
 
@@ -110,10 +111,10 @@ Status Verifier::check_table(const FileMetaData& meta, TableEntryFn on_entry) {
   return Status::OK();
 }
 
-Status Verifier::check_log(uint64_t number, SequenceNumber* last_sequence) {
+Status Verifier::check_log(uint64_t number, SequenceNumber* last_sequence, uint64_t max_size) {
   const std::string fname = LogFileName(dbname_, number);
   std::unique_ptr<wal::WalReader> reader;
-  Status s = wal::WalReader::open(env_, fname, number, &reader);
+  Status s = wal::WalReader::open(env_, fname, number, &reader, max_size);
   if (!s.ok()) return s;
   Slice payload;
   uint64_t sequence = 0;
@@ -138,7 +139,7 @@ Status Verifier::check_log(uint64_t number, SequenceNumber* last_sequence) {
       return Status::Corruption(fname + " at offset " + std::to_string(reader->damage_offset()),
                                 reader->damage_reason());
     case wal::WalReader::End::kTornTail:
-      report_->wal_torn_tail_bytes += reader->file_size() - reader->valid_end();
+      report_->wal_torn_tail_bytes += reader->data_end() - reader->valid_end();
       break;
     case wal::WalReader::End::kNotYet:
     case wal::WalReader::End::kClean:
@@ -146,7 +147,8 @@ Status Verifier::check_log(uint64_t number, SequenceNumber* last_sequence) {
   }
   report_->wal_files++;
   report_->wal_records += records;
-  report_->wal_bytes += reader->file_size();
+  // Zeros the writer prefilled after its last record are not log bytes.
+  report_->wal_bytes += reader->data_end();
   return Status::OK();
 }
 
@@ -190,12 +192,14 @@ Status DBImpl::verify(VerifyReport* report) {
     if (closed()) return Status::Closed("the database is closed");
     std::shared_ptr<const Version> version;
     uint64_t log_number = 0;
+    std::shared_ptr<wal::WalWriter> live_log;
     {
       port::MutexLock l(&mu_);
       if (current_ == nullptr) return Status::Closed("the database is closed");
       // Holding the version keeps its tables and its tree commit's pages.
       version = current_;
       log_number = manifest_log_number_;
+      live_log = log_;
     }
     Verifier v(env_, dbname_, &icmp_, table_options_, report);
     ManifestState state;
@@ -209,8 +213,9 @@ Status DBImpl::verify(VerifyReport* report) {
     if (s.ok()) s = v.check_tree(version->tree()->meta(), /*from_meta_page=*/false);
     if (!s.ok()) return s;
     // The live logs: a flush may delete the older ones meanwhile (their
-    // records are then in tables), and the newest may end in an append in
-    // progress, which reads as a torn tail.
+    // records are then in tables). The one being written is read only as far
+    // as it was flushed: past that, records are going in over its prefilled
+    // zeros.
     std::vector<std::string> children;
     s = env_->get_children(dbname_, &children);
     if (!s.ok()) return s;
@@ -222,7 +227,11 @@ Status DBImpl::verify(VerifyReport* report) {
     std::sort(logs.begin(), logs.end());
     SequenceNumber last = 0;
     for (uint64_t number : logs) {
-      s = v.check_log(number, &last);
+      // A log newer than the one being written then was created since (its
+      // records are newer than this verification) and is being written now.
+      if (live_log != nullptr && number > live_log->log_number()) break;
+      const bool writing = live_log != nullptr && number == live_log->log_number();
+      s = v.check_log(number, &last, writing ? live_log->flushed_size() : UINT64_MAX);
       if (s.IsNotFound() && !env_->file_exists(LogFileName(dbname_, number))) continue;
       if (!s.ok()) return s;
     }

@@ -40,8 +40,9 @@ class Verifier {
   Status check_table(const FileMetaData& meta, TableEntryFn on_entry = nullptr);
   // Reads every record of log `number`: checksums, batch format, sequence
   // numbers above *last_sequence and increasing (*last_sequence advances).
-  // A torn tail is counted in the report, not an error.
-  Status check_log(uint64_t number, SequenceNumber* last_sequence);
+  // A torn tail is counted in the report, not an error. Reads no further
+  // than max_size bytes (the live log's flushed part).
+  Status check_log(uint64_t number, SequenceNumber* last_sequence, uint64_t max_size = UINT64_MAX);
   // Checks every page reachable from tree commit meta and its free list
   // (CheckTree). from_meta_page: the commit is read from its meta page
   // (offline); otherwise meta is trusted (a live, pinned commit whose slot

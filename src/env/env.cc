@@ -7,6 +7,7 @@ SequentialFile::~SequentialFile() = default;
 RandomAccessFile::~RandomAccessFile() = default;
 WritableFile::~WritableFile() = default;
 Status WritableFile::sync_flushed() { return Status::NotSupported("sync_flushed"); }
+Status WritableFile::prefill_zeros(uint64_t /*size*/) { return Status::NotSupported("prefill_zeros"); }
 RandomRWFile::~RandomRWFile() = default;
 MappedRegion::~MappedRegion() = default;
 

@@ -83,16 +83,42 @@ class MemWritableFile final : public WritableFile {
   explicit MemWritableFile(std::shared_ptr<MemFile> file) : file_(std::move(file)) {}
   Status append(const Slice& data) override {
     port::MutexLock l(&file_->mu);
-    file_->data.append(data.data(), data.size());
+    if (!prefilled_) {
+      file_->data.append(data.data(), data.size());
+      return Status::OK();
+    }
+    // Over the zeros; a gap left by an outside truncation reads as zeros.
+    const size_t end = append_pos_ + data.size();
+    if (end > file_->data.size()) file_->data.resize(end, '\0');
+    if (!data.empty()) std::memcpy(&file_->data[append_pos_], data.data(), data.size());
+    append_pos_ = end;
     return Status::OK();
   }
   Status flush() override { return Status::OK(); }
   Status sync() override { return Status::OK(); }
   Status sync_flushed() override { return Status::OK(); }
-  Status close() override { return Status::OK(); }
+  Status prefill_zeros(uint64_t size) override {
+    port::MutexLock l(&file_->mu);
+    if (!prefilled_) {
+      prefilled_ = true;
+      append_pos_ = file_->data.size();
+    }
+    if (size > file_->data.size()) file_->data.resize(static_cast<size_t>(size), '\0');
+    return Status::OK();
+  }
+  Status close() override {
+    port::MutexLock l(&file_->mu);
+    if (prefilled_ && file_->data.size() > append_pos_) file_->data.resize(append_pos_);
+    prefilled_ = false;
+    return Status::OK();
+  }
 
  private:
   std::shared_ptr<MemFile> file_;
+  // After the first prefill_zeros(), appends go to append_pos_ instead of
+  // the end of the data.
+  bool prefilled_ = false;
+  size_t append_pos_ = 0;
 };
 
 class MemRandomRWFile final : public RandomRWFile {

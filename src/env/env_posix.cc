@@ -1,7 +1,8 @@
 // Copyright (c) Lightning authors. MIT License.
 //
 // The POSIX Env. Writable files buffer in user space and write(2) on flush();
-// sync() is fdatasync(2). Random read-write files pwrite(2)/pread(2) directly
+// sync() is fdatasync(2); prefill_zeros() pwrite(2)s zeros past the append
+// position. Random read-write files pwrite(2)/pread(2) directly
 // (no buffer); map_file() is a read-only MAP_SHARED mmap(2). Locks are flock(2) locks, which conflict between
 // open file descriptions, so a second open of the same database in this
 // process is refused just like one from another process.
@@ -96,9 +97,15 @@ class PosixRandomAccessFile final : public RandomAccessFile {
 
 class PosixWritableFile final : public WritableFile {
  public:
-  PosixWritableFile(std::string fname, int fd) : fname_(std::move(fname)), fd_(fd) {}
+  // truncated: the file was created empty (O_TRUNC), so its size is known and
+  // prefill_zeros() can write past it; not for O_APPEND files.
+  PosixWritableFile(std::string fname, int fd, bool truncated)
+      : fname_(std::move(fname)), fd_(fd), can_prefill_(truncated) {}
+  // Flushes like close(), but leaves prefilled zeros in place (see env.h).
   ~PosixWritableFile() override {
-    if (fd_ >= 0) (void)close();
+    if (fd_ < 0) return;
+    (void)flush();
+    ::close(fd_);
   }
 
   Status append(const Slice& data) override {
@@ -133,9 +140,36 @@ class PosixWritableFile final : public WritableFile {
     return Status::OK();
   }
 
+  // The zeros go in with pwrite(2), which leaves the descriptor's offset (the
+  // append position) alone.
+  Status prefill_zeros(uint64_t size) override {
+    if (fd_ < 0) return Status::IOError("prefill of closed file " + fname_);
+    if (!can_prefill_) return Status::NotSupported("prefill_zeros", "file opened for appending");
+    Status s = flush();
+    if (!s.ok()) return s;
+    static const char kZeros[64 * 1024] = {};
+    uint64_t offset = std::max(file_end_, written_);
+    while (offset < size) {
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(sizeof(kZeros), size - offset));
+      const ssize_t r = ::pwrite(fd_, kZeros, n, static_cast<off_t>(offset));
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        return PosixError("pwrite " + fname_, errno);
+      }
+      offset += static_cast<uint64_t>(r);
+      file_end_ = offset;
+    }
+    return Status::OK();
+  }
+
   Status close() override {
     if (fd_ < 0) return Status::OK();
     Status s = flush();
+    // Zeros past the appended bytes are cut off; were the cut lost in a
+    // crash, readers take them for the end anyway.
+    if (s.ok() && file_end_ > written_ && ::ftruncate(fd_, static_cast<off_t>(written_)) != 0) {
+      s = PosixError("ftruncate " + fname_, errno);
+    }
     if (::close(fd_) != 0 && s.ok()) s = PosixError("close " + fname_, errno);
     fd_ = -1;
     return s;
@@ -153,13 +187,19 @@ class PosixWritableFile final : public WritableFile {
       }
       p += r;
       n -= static_cast<size_t>(r);
+      written_ += static_cast<uint64_t>(r);
     }
     return Status::OK();
   }
 
   const std::string fname_;
   int fd_;
+  const bool can_prefill_;
   std::string buffer_;
+  // Bytes written at the append position (meaningful when can_prefill_), and
+  // the end of the zeros prefill_zeros() wrote past them.
+  uint64_t written_ = 0;
+  uint64_t file_end_ = 0;
 };
 
 class PosixRandomRWFile final : public RandomRWFile {
@@ -405,7 +445,7 @@ class PosixEnv final : public Env {
   static Status open_writable(const std::string& fname, int extra_flags, std::unique_ptr<WritableFile>* result) {
     const int fd = ::open(fname.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | extra_flags, 0644);
     if (fd < 0) return PosixError("open " + fname, errno);
-    *result = std::make_unique<PosixWritableFile>(fname, fd);
+    *result = std::make_unique<PosixWritableFile>(fname, fd, (extra_flags & O_TRUNC) != 0);
     return Status::OK();
   }
 };

@@ -105,7 +105,8 @@ class FaultInjectionEnv::File final : public WritableFile {
     // lose the buffer like a dead process would.
     if (env_->active_ && epoch_ == env_->epoch_) (void)write_buffer_locked();
     buffer_.clear();
-    (void)target_->close();
+    // The target is destroyed with this handle, without close(): like any
+    // file destroyed unclosed, it keeps prefilled zeros.
   }
 
   Status append(const Slice& data) override {
@@ -149,8 +150,8 @@ class FaultInjectionEnv::File final : public WritableFile {
     return s;
   }
 
-  // Releases the target file whatever happens; on failure the buffered data
-  // is lost (as after a failed close(2)).
+  // On failure the buffered data is lost (as after a failed close(2)), and
+  // the target file is released when the handle is destroyed.
   Status close() override {
     port::MutexLock l(&env_->mu_);
     if (closed_) return Status::OK();  // like the real files: closing twice is fine
@@ -158,9 +159,25 @@ class FaultInjectionEnv::File final : public WritableFile {
     if (s.ok()) s = check_usable_locked();
     if (s.ok()) s = write_buffer_locked();
     buffer_.clear();
-    Status cs = target_->close();  // the target's own buffer is empty
-    if (s.ok()) s = cs;
+    if (s.ok()) {
+      // Cuts prefilled zeros off: a shrink, durable at once here (as for
+      // truncate_file). A failed close leaves the target to the destructor.
+      s = target_->close();  // the target's own buffer is empty
+      state_->zero_end = 0;
+      state_->zero_synced = 0;
+    }
     closed_ = true;
+    return s;
+  }
+
+  // The buffer goes to the target first, so that the zeros land after it.
+  Status prefill_zeros(uint64_t size) override {
+    port::MutexLock l(&env_->mu_);
+    Status s = env_->begin_op(OpKind::kAppend, fname_);
+    if (s.ok()) s = check_usable_locked();
+    if (s.ok()) s = write_buffer_locked();
+    if (s.ok()) s = target_->prefill_zeros(size);
+    if (s.ok()) state_->zero_end = std::max(state_->zero_end, size);
     return s;
   }
 
@@ -274,6 +291,7 @@ class FaultInjectionEnv::RWFile final : public RandomRWFile {
 
 void FaultInjectionEnv::mark_synced(FileState* state) {
   state->synced = std::max(state->synced, state->size);
+  state->zero_synced = std::max(state->zero_synced, state->zero_end);
   state->undo.clear();
 }
 
@@ -518,6 +536,8 @@ Status FaultInjectionEnv::truncate_file(const std::string& fname, uint64_t size)
       FileState& state = *it->second;
       state.size = size;
       state.synced = std::min(state.synced, size);
+      if (state.zero_end > size) state.zero_end = size;
+      if (state.zero_synced > size) state.zero_synced = size;
       // Logged writes past the new end have nothing left to revert.
       for (UndoRecord& r : state.undo) {
         if (r.offset + r.length > size) r.length = size > r.offset ? size - r.offset : 0;
@@ -581,13 +601,18 @@ Status FaultInjectionEnv::drop_unsynced_locked(uint64_t* rng) {
     if (!state->undo.empty()) {
       keep_first_error(drop_rw_file_locked(name, *state, actual, rng, &keep));
     } else {
+      // Past state->size lie only prefilled zeros: no data to tear there.
+      const uint64_t data_end = std::min(actual, std::max(state->size, state->synced));
       keep = std::min(actual, state->synced);
-      if (rng != nullptr && actual > keep) keep += UniformRandom(rng, actual - keep + 1);
+      if (rng != nullptr && data_end > keep) keep += UniformRandom(rng, data_end - keep + 1);
       if (keep < actual) keep_first_error(target_->truncate_file(name, keep));
+      // Durable zeros stay: the reverted appends read as zeros again.
+      if (state->zero_synced > keep) keep_first_error(target_->truncate_file(name, state->zero_synced));
     }
     // What survived the power cut is durable by definition.
     state->size = keep;
     state->synced = keep;
+    state->zero_end = state->zero_synced = state->zero_synced > keep ? state->zero_synced : 0;
     state->undo.clear();
   }
 
@@ -714,8 +739,10 @@ void FaultInjectionEnv::mark_all_durable() {
   port::MutexLock l(&mu_);
   for (auto& [name, state] : files_) {
     uint64_t actual = 0;
-    if (target_->get_file_size(name, &actual).ok()) state->size = actual;
+    // Past the appended bytes of a prefilled file lie only its zeros.
+    if (state->zero_end == 0 && target_->get_file_size(name, &actual).ok()) state->size = actual;
     state->synced = state->size;
+    state->zero_synced = state->zero_end;
     state->undo.clear();
   }
   pending_.clear();

@@ -12,7 +12,10 @@
 //     overwrote and the file's size before it. drop_unsynced_data() then
 //     rewinds the files on the target Env to what a power cut would have left:
 //       - every file written through this Env is truncated to its last synced
-//         size (bytes appended but not yet flush()ed are lost as well);
+//         size (bytes appended but not yet flush()ed are lost as well); if
+//         a sync() had made zeros from WritableFile::prefill_zeros durable
+//         past that size, the file keeps them: appends over them are
+//         reverted to zeros;
 //       - every unsynced RandomRWFile write is reverted, newest first (the
 //         overwritten bytes are put back), before that truncation;
 //       - a file created since the last sync_dir() of its directory is removed;
@@ -58,7 +61,7 @@
 // (a crash right at step i) or with false (a single failed I/O), and re-run.
 //
 // What is counted and what may fail (the mutating calls):
-//   kAppend      WritableFile::append
+//   kAppend      WritableFile::append, WritableFile::prefill_zeros
 //   kFlush       WritableFile::flush, WritableFile::close (close flushes)
 //   kSync        WritableFile::sync, WritableFile::sync_flushed,
 //                RandomRWFile::sync
@@ -74,7 +77,8 @@
 //   kAny         all of the above (as a counter, and as a fail_nth_call kind)
 // A WritableFile destroyed without close() flushes its buffer like a real
 // file would (not counted, never injected) -- unless the filesystem is
-// inactive or the handle is dead, in which case the buffer is lost.
+// inactive or the handle is dead, in which case the buffer is lost -- and
+// keeps any prefilled zeros.
 // RandomRWFile::close writes nothing, so it is not counted and never fails
 // here. Reads (RandomRWFile::read included), map_file, file_exists,
 // is_directory, get_children, get_file_size, lock_file, unlock_file and the
@@ -241,6 +245,11 @@ class FaultInjectionEnv final : public Env {
   struct FileState {
     uint64_t size = 0;    // bytes that reached the target (flushed/written)
     uint64_t synced = 0;  // bytes made durable by sync() (size at last sync)
+    // WritableFile::prefill_zeros: the end of the zeros written past size,
+    // and of those a sync() made durable (0: none). A drop reverts unsynced
+    // appends inside durable zeros to zeros, as a power cut would.
+    uint64_t zero_end = 0;
+    uint64_t zero_synced = 0;
     // RandomRWFile writes since the last sync, oldest first.
     std::vector<UndoRecord> undo;
   };

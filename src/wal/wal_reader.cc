@@ -10,10 +10,11 @@
 namespace lightning::wal {
 
 Status WalReader::open(Env* env, const std::string& fname, uint64_t expected_log_number,
-                       std::unique_ptr<WalReader>* result) {
+                       std::unique_ptr<WalReader>* result, uint64_t max_size) {
   uint64_t size = 0;
   Status s = env->get_file_size(fname, &size);
   if (!s.ok()) return s;
+  size = std::min(size, max_size);
   std::unique_ptr<RandomAccessFile> file;
   s = env->new_random_access_file(fname, &file);
   if (!s.ok()) return s;
@@ -36,7 +37,7 @@ Status WalReader::open(Env* env, const std::string& fname, uint64_t expected_log
 
 WalReader::WalReader(std::string fname, std::unique_ptr<RandomAccessFile> file, uint64_t file_size,
                      uint64_t expected_log_number)
-    : fname_(std::move(fname)), file_(std::move(file)), file_size_(file_size),
+    : fname_(std::move(fname)), file_(std::move(file)), file_size_(file_size), data_end_(file_size),
       expected_log_number_(expected_log_number) {}
 
 bool WalReader::read_exact(uint64_t offset, size_t n, std::string* buf) {
@@ -106,14 +107,41 @@ uint64_t WalReader::find_intact_record(uint64_t from) {
   return 0;
 }
 
-void WalReader::on_damage(uint64_t offset, std::string why) {
+uint64_t WalReader::end_of_nonzero(uint64_t from) {
+  static constexpr size_t kWindow = 64 * 1024;
+  std::string window;
+  uint64_t end = from;
+  for (uint64_t base = from; base < file_size_; base += kWindow) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(kWindow, file_size_ - base));
+    if (!read_exact(base, n, &window)) return 0;
+    for (size_t i = n; i > 0; i--) {
+      if (window[i - 1] != 0) {
+        end = base + i;
+        break;
+      }
+    }
+  }
+  return end;
+}
+
+void WalReader::on_damage(uint64_t offset, std::string why, bool record_boundary) {
   damage_offset_ = offset;
   damage_reason_ = std::move(why);
   const uint64_t next = find_intact_record(offset + 1);
   if (!io_status_.ok()) {
     end_ = End::kIOError;
   } else if (next == 0) {
-    end_ = End::kTornTail;
+    data_end_ = end_of_nonzero(offset);
+    if (!io_status_.ok()) {
+      end_ = End::kIOError;
+    } else if (record_boundary && data_end_ == offset) {
+      // Zeros prefilled by the writer where its next record would have gone.
+      end_ = End::kClean;
+      damage_offset_ = 0;
+      damage_reason_.clear();
+    } else {
+      end_ = End::kTornTail;
+    }
   } else {
     end_ = End::kCorruption;
     resume_offset_ = next;
@@ -138,7 +166,7 @@ bool WalReader::read_record(Slice* payload, uint64_t* sequence) {
     const bool intact = DecodeFixed64(header.data()) == kWalFileMagic &&
                         DecodeFixed32(header.data() + 20) == Checksum32(header.data(), 20);
     if (!intact) {
-      on_damage(0, "damaged file header");
+      on_damage(0, "damaged file header", /*record_boundary=*/false);
       return false;
     }
     if (DecodeFixed64(header.data() + 12) != expected_log_number_) {
@@ -159,7 +187,7 @@ bool WalReader::read_record(Slice* payload, uint64_t* sequence) {
     if (!io_status_.ok()) {
       end_ = End::kIOError;
     } else {
-      on_damage(pos_, std::move(why));
+      on_damage(pos_, std::move(why), /*record_boundary=*/true);
     }
     return false;
   }
