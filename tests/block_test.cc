@@ -101,19 +101,24 @@ class BlockTest : public ::testing::TestWithParam<BlockParam> {
   }
 };
 
+// Random internal keys with mostly short values, about block_bytes in all.
+Model RandomModel(test::Random* rnd, size_t block_bytes) {
+  Model model(ModelLess{Icmp()});
+  size_t bytes = 0;
+  while (bytes < block_bytes) {
+    std::string k = RandomIKey(rnd);
+    std::string v = rnd->random_bytes(rnd->uniform(rnd->one_in(8) ? 200 : 20));
+    bytes += k.size() + v.size() + 3;
+    model[std::move(k)] = std::move(v);
+  }
+  return model;
+}
+
 TEST_P(BlockTest, RandomKeysMatchModel) {
   const uint64_t seed = test::RandomSeed();
   SCOPED_TRACE("seed=" + std::to_string(seed));
   test::Random rnd(seed);
-  const size_t block_bytes = std::get<1>(GetParam());
-  Model model(ModelLess{Icmp()});
-  size_t bytes = 0;
-  while (bytes < block_bytes) {
-    std::string k = RandomIKey(&rnd);
-    std::string v = rnd.random_bytes(rnd.uniform(rnd.one_in(8) ? 200 : 20));
-    bytes += k.size() + v.size() + 3;
-    model[std::move(k)] = std::move(v);
-  }
+  const Model model = RandomModel(&rnd, std::get<1>(GetParam()));
   std::unique_ptr<Block> block = RoundTrip(model);
   std::unique_ptr<InternalIterator> it = block->new_iterator(Icmp());
   CheckIterator(it.get(), model, &rnd);
@@ -127,15 +132,7 @@ TEST_P(BlockTest, RandomWalksWithTurnsMatchModel) {
   const uint64_t seed = test::RandomSeed();
   SCOPED_TRACE("seed=" + std::to_string(seed));
   test::Random rnd(seed);
-  const size_t block_bytes = std::get<1>(GetParam());
-  Model model(ModelLess{Icmp()});
-  size_t bytes = 0;
-  while (bytes < block_bytes) {
-    std::string k = RandomIKey(&rnd);
-    std::string v = rnd.random_bytes(rnd.uniform(rnd.one_in(8) ? 200 : 20));
-    bytes += k.size() + v.size() + 3;
-    model[std::move(k)] = std::move(v);
-  }
+  const Model model = RandomModel(&rnd, std::get<1>(GetParam()));
   std::unique_ptr<Block> block = RoundTrip(model);
   std::unique_ptr<InternalIterator> it = block->new_iterator(Icmp());
   std::vector<std::pair<std::string, std::string>> entries(model.begin(), model.end());

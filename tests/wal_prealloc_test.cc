@@ -23,6 +23,7 @@
 #include "util/hash.h"
 #include "util/random.h"
 #include "util/temp_dir.h"
+#include "util/wal_test_util.h"
 #include "wal/wal_format.h"
 #include "wal/wal_reader.h"
 #include "wal/wal_writer.h"
@@ -73,9 +74,8 @@ uint64_t FileSize(Env* env, const std::string& fname) {
   return size;
 }
 
-class WalPrefillTest : public ::testing::Test {
+class WalPrefillTest : public test::LogFileTest {
  protected:
-  WalPrefillTest() : env_(NewMemoryEnv()) { EXPECT_TRUE(env_->create_dir_if_missing("/w").ok()); }
 
   // Writes payloads with sequences 1, 2, ... and returns each record's end;
   // leaves the writer open (its zeros in place) in *writer.
@@ -90,15 +90,6 @@ class WalPrefillTest : public ::testing::Test {
     return ends;
   }
 
-  std::string contents() {
-    std::string data;
-    EXPECT_TRUE(ReadFileToString(env_.get(), kName, &data).ok());
-    return data;
-  }
-  void set_contents(const std::string& data) { ASSERT_TRUE(WriteStringToFile(env_.get(), data, kName, false).ok()); }
-
-  static constexpr const char* kName = "/w/000007.log";
-  std::unique_ptr<Env> env_;
 };
 
 std::vector<std::string> SamplePayloads() {

@@ -11,6 +11,7 @@
 #include "util/coding.h"
 #include "util/hash.h"
 #include "util/random.h"
+#include "util/wal_test_util.h"
 #include "wal/wal_format.h"
 #include "wal/wal_reader.h"
 #include "wal/wal_writer.h"
@@ -18,9 +19,8 @@
 namespace lightning::wal {
 namespace {
 
-class WalTest : public ::testing::Test {
+class WalTest : public test::LogFileTest {
  protected:
-  WalTest() : env_(NewMemoryEnv()) { EXPECT_TRUE(env_->create_dir_if_missing("/w").ok()); }
 
   // Writes records with sequence numbers 1, 2, ...; returns each record's end offset.
   std::vector<uint64_t> write_log(const std::vector<std::string>& payloads) {
@@ -68,15 +68,6 @@ class WalTest : public ::testing::Test {
     return result;
   }
 
-  std::string contents() {
-    std::string data;
-    EXPECT_TRUE(ReadFileToString(env_.get(), kName, &data).ok());
-    return data;
-  }
-  void set_contents(const std::string& data) { ASSERT_TRUE(WriteStringToFile(env_.get(), data, kName, false).ok()); }
-
-  static constexpr const char* kName = "/w/000007.log";
-  std::unique_ptr<Env> env_;
 };
 
 std::vector<std::string> SamplePayloads() {

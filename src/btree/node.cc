@@ -21,24 +21,6 @@ size_t CommonPrefix(const Slice& a, const Slice& b) {
 
 Status Bad(const char* what) { return Status::Corruption("tree node", what); }
 
-// Bytewise order of a[0, na) against b[0, nb). Node searches compare short
-// key pieces (a suffix after the node's prefix), where a call to memcmp
-// costs more than the comparison: eight bytes at a time, big-endian.
-inline int CompareBytes(const char* a, size_t na, const char* b, size_t nb) {
-  const size_t m = std::min(na, nb);
-  size_t i = 0;
-  for (; i + 8 <= m; i += 8) {
-    uint64_t x, y;
-    std::memcpy(&x, a + i, 8);
-    std::memcpy(&y, b + i, 8);
-    if (x != y) return __builtin_bswap64(x) < __builtin_bswap64(y) ? -1 : 1;
-  }
-  for (; i < m; ++i) {
-    if (a[i] != b[i]) return static_cast<unsigned char>(a[i]) < static_cast<unsigned char>(b[i]) ? -1 : 1;
-  }
-  return na < nb ? -1 : (na > nb ? 1 : 0);
-}
-
 }  // namespace
 
 void NodeBuilder::clear() {
@@ -251,7 +233,7 @@ uint32_t NodeReader::find_child(const Comparator& cmp, const Slice& target, std:
 int NodeReader::prefix_order_bytewise(const Slice& target) const {
   const size_t user_size = target.size() - 8;
   const size_t n = std::min(prefix_.size(), user_size);
-  const int r = CompareBytes(prefix_.data(), n, target.data(), n);
+  const int r = CompareSmallBytes(prefix_.data(), n, target.data(), n);
   if (r != 0) return r;
   // Equal so far: a prefix longer than target's user key makes every key
   // that holds all of it (as its user key's start) greater.
@@ -284,7 +266,7 @@ int NodeReader::compare_bytewise(uint32_t i, const Slice& target, int prefix_ord
     const size_t size = prefix_size + n;
     if (size < 8) return -1;
     const size_t user_size = size - 8;
-    const int r = CompareBytes(prefix_.data(), user_size, target.data(), target.size() - 8);
+    const int r = CompareSmallBytes(prefix_.data(), user_size, target.data(), target.size() - 8);
     if (r != 0) return r;
     char buf[8];
     const size_t head = prefix_size - user_size;  // tag bytes in the prefix

@@ -58,17 +58,25 @@ inline void MoveSmallBytes(char* dst, const char* src, size_t n) {
   }
 }
 
+// Compares a and b eight bytes at a time (big-endian, so in bytewise
+// order) while a whole word fits in [*i, m): the order of the first
+// differing word, or 0 with *i at the first byte not yet compared.
+LIGHTNING_ALWAYS_INLINE int CompareWholeWords(const char* a, const char* b, size_t m, size_t* i) {
+  for (; *i + 8 <= m; *i += 8) {
+    uint64_t x, y;
+    std::memcpy(&x, a + *i, 8);
+    std::memcpy(&y, b + *i, 8);
+    if (x != y) return __builtin_bswap64(x) < __builtin_bswap64(y) ? -1 : 1;
+  }
+  return 0;
+}
+
 // The bytewise (unsigned, then shorter first) order of a[0, na) and
 // b[0, nb), as Slice::compare: negative, 0 or positive.
 inline int CompareSmallBytes(const char* a, size_t na, const char* b, size_t nb) {
   const size_t m = na < nb ? na : nb;
   size_t i = 0;
-  for (; i + 8 <= m; i += 8) {
-    uint64_t x, y;
-    std::memcpy(&x, a + i, 8);
-    std::memcpy(&y, b + i, 8);
-    if (x != y) return __builtin_bswap64(x) < __builtin_bswap64(y) ? -1 : 1;
-  }
+  if (const int r = CompareWholeWords(a, b, m, &i)) return r;
   if (i + 4 <= m) {
     uint32_t x, y;
     std::memcpy(&x, a + i, 4);
@@ -88,12 +96,7 @@ inline int CompareSmallBytes(const char* a, size_t na, const char* b, size_t nb)
 inline int ComparePaddedBytes(const char* a, size_t na, const char* b, size_t nb) {
   const size_t m = na < nb ? na : nb;
   size_t i = 0;
-  for (; i + 8 <= m; i += 8) {
-    uint64_t x, y;
-    std::memcpy(&x, a + i, 8);
-    std::memcpy(&y, b + i, 8);
-    if (x != y) return __builtin_bswap64(x) < __builtin_bswap64(y) ? -1 : 1;
-  }
+  if (const int r = CompareWholeWords(a, b, m, &i)) return r;
   if (i < m) {
     uint64_t x, y;
     std::memcpy(&x, a + i, 8);  // within the padding: i + 8 < m + 8
