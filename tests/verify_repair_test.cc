@@ -274,13 +274,17 @@ class RepairTest : public VerifyTest {
   // No MANIFEST, a damaged level-0 table block and a damaged tree leaf.
   void FillAndDamageTableTreeAndManifest() {
     ASSERT_NO_FATAL_FAILURE(FillAndClose());
-    const auto tables = FilesEndingWith(path_, ".sst");
-    ASSERT_GE(tables.size(), 2u);
-    FlipInPlace(path_ + "/" + tables[0], 100);
-    const uint64_t page = NewestLeafPage(path_ + "/TREE", options_.page_size);
-    ASSERT_GE(page, 2u);
-    FlipInPlace(path_ + "/TREE", page * options_.page_size + 200);
+    ASSERT_NO_FATAL_FAILURE(DamageFirstTableAndNewestLeaf(path_));
     ASSERT_TRUE(Env::Default()->remove_file(path_ + "/MANIFEST").ok());
+  }
+  // Flips a byte of dir's first table (offset 100) and of its tree's newest leaf.
+  void DamageFirstTableAndNewestLeaf(const std::string& dir) {
+    const auto tables = FilesEndingWith(dir, ".sst");
+    ASSERT_GE(tables.size(), 2u);
+    FlipInPlace(dir + "/" + tables[0], 100);
+    const uint64_t page = NewestLeafPage(dir + "/TREE", options_.page_size);
+    ASSERT_GE(page, 2u);
+    FlipInPlace(dir + "/TREE", page * options_.page_size + 200);
   }
   // Repairs dir and checks the result: it opens and verifies, nothing is
   // returned that was not written, and exactly report->entries_lost keys
@@ -551,12 +555,7 @@ class RepairCrashTest : public RepairTest {
     FlipInPlace(path_ + "/" + logs[0], 24 + 24 + 3);
     const std::string copy = CrashCopy();
     EXPECT_TRUE(db->close().ok());
-    const auto tables = FilesEndingWith(copy, ".sst");
-    EXPECT_GE(tables.size(), 2u);
-    FlipInPlace(copy + "/" + tables[0], 100);
-    const uint64_t page = NewestLeafPage(copy + "/TREE", options_.page_size);
-    EXPECT_GE(page, 2u);
-    FlipInPlace(copy + "/TREE", page * options_.page_size + 200);
+    DamageFirstTableAndNewestLeaf(copy);
     return test::SnapshotDir(Env::Default(), copy);
   }
   // The case the repair used to get wrong: no MANIFEST, a damaged table

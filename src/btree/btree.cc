@@ -172,7 +172,7 @@ class KeyBuffer {
   size_t capacity_ = sizeof(inline_);
 };
 
-class TreeIterator final : public InternalIterator {
+class TreeIterator final : public InlineEntryIterator<TreeIterator> {
  public:
   explicit TreeIterator(std::shared_ptr<const TreeVersion> v) : v_(std::move(v)), icmp_(v_->comparator()) {
     if (const MappedRegion* map = v_->mapping().get()) {
@@ -218,18 +218,9 @@ class TreeIterator final : public InternalIterator {
       step_leaf(false);
     }
   }
-  // next() / prev() with the entry handed back in the same call; within a
-  // leaf the step and the entry's decoding are inlined here.
-  bool next_entry(Slice* key, Slice* value) override {
-    next();
-    return entry(key, value);
-  }
-  bool prev_entry(Slice* key, Slice* value) override {
-    prev();
-    return entry(key, value);
-  }
 
  private:
+  friend class InlineEntryIterator<TreeIterator>;  // next_entry()/prev_entry() call entry()
   enum class Mode { kFirst, kLast, kSeek };
   struct Level {
     PageHandle page;

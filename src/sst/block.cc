@@ -52,7 +52,7 @@ void Block::init() {
   }
 }
 
-class Block::Iter final : public InternalIterator {
+class Block::Iter final : public InlineEntryIterator<Block::Iter> {
  public:
   Iter(const Block* block, const Comparator* cmp)
       : cmp_(cmp),
@@ -130,15 +130,6 @@ class Block::Iter final : public InternalIterator {
     parse_next();
   }
 
-  bool next_entry(Slice* key, Slice* value) override {
-    next();
-    return entry(key, value);
-  }
-  bool prev_entry(Slice* key, Slice* value) override {
-    prev();
-    return entry(key, value);
-  }
-
   void prev() override {
     if (!valid()) return;
     if (in_cache_ && cache_pos_ > 0) return use_cached(cache_pos_ - 1);
@@ -174,6 +165,7 @@ class Block::Iter final : public InternalIterator {
   }
 
  private:
+  friend class InlineEntryIterator<Iter>;  // next_entry()/prev_entry() call entry()
   uint32_t restart_point(uint32_t i) const { return DecodeFixed32(restarts_ + i * sizeof(uint32_t)); }
 
   void invalidate() {

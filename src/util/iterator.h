@@ -67,6 +67,25 @@ class InternalIterator {
   }
 };
 
+// The base of a final iterator on a scan's hot path: next_entry() and
+// prev_entry() are its own next()/prev() and entry() (the current key and
+// value as current_entry() gives them) called directly, so the compiler can
+// inline the step. Derived befriends this class if entry() is private.
+template <class Derived>
+class InlineEntryIterator : public InternalIterator {
+ public:
+  bool next_entry(Slice* key, Slice* value) final {
+    Derived* self = static_cast<Derived*>(this);
+    self->Derived::next();
+    return self->entry(key, value);
+  }
+  bool prev_entry(Slice* key, Slice* value) final {
+    Derived* self = static_cast<Derived*>(this);
+    self->Derived::prev();
+    return self->entry(key, value);
+  }
+};
+
 // An iterator over nothing, carrying status s (OK for plainly empty).
 std::unique_ptr<InternalIterator> NewEmptyIterator(Status s = Status::OK());
 

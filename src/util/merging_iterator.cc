@@ -8,7 +8,7 @@
 namespace lightning {
 namespace {
 
-class MergingIterator final : public InternalIterator {
+class MergingIterator final : public InlineEntryIterator<MergingIterator> {
  public:
   MergingIterator(const Comparator* cmp, std::vector<std::unique_ptr<InternalIterator>> children)
       : cmp_(cmp), children_(std::move(children)) {
@@ -94,16 +94,8 @@ class MergingIterator final : public InternalIterator {
     step_top([](InternalIterator* it, Slice* key, Slice* value) { return it->prev_entry(key, value); });
   }
 
-  bool next_entry(Slice* key, Slice* value) override {
-    next();
-    return entry(key, value);
-  }
-  bool prev_entry(Slice* key, Slice* value) override {
-    prev();
-    return entry(key, value);
-  }
-
  private:
+  friend class InlineEntryIterator<MergingIterator>;  // next_entry()/prev_entry() call entry()
   enum Direction { kForward, kReverse };
 
   void restart(Direction direction) {
